@@ -1,0 +1,45 @@
+# Brickyard developer and demo tasks. Every target installs what it needs on a fresh
+# Debian 12 machine (run as root), so `make demo` and `make test` work from a new clone.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test lint typecheck unit integration contract demo demo-clean bench clean
+
+$(STAMP): pyproject.toml
+	@if ! $(PY) -m venv --help >/dev/null 2>&1 || ! $(PY) -c 'import ensurepip' >/dev/null 2>&1; then \
+	  echo "installing python3-venv"; apt-get update -qq && apt-get install -y -qq python3-venv python3-pip >/dev/null; fi
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# The README's test command: lint, types, then every test suite.
+test: $(STAMP) lint typecheck
+	$(BIN)/pytest -q
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+demo: $(STAMP)
+	$(BIN)/python -m brickyard.demo
+
+demo-clean:
+	rm -rf .demo
+
+bench: $(STAMP)
+	$(BIN)/python bench/create.py
+
+clean: demo-clean
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
