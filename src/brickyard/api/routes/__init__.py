@@ -1,0 +1,3 @@
+"""Routers, one module per resource. Importing the package registers the id convertor."""
+
+from .. import convertors as convertors

@@ -1,0 +1,61 @@
+"""Per-application state shared by the middleware and the routers."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..services.jobs import Job
+from ..services.registry import Services
+from .auth import JwtKeys
+from .decode import DecodeError
+from .queue import OperationQueue
+from .responses import accepted
+
+ADMIN_STATES = ("normal", "read-only", "local-client")
+LOG_LEVELS = ("none", "critical", "error", "warning", "info", "debug")
+
+
+@dataclass
+class ApiState:
+    services: Services
+    queue: OperationQueue
+    keys: JwtKeys | None  # None: started with --disable-auth
+    admin_state: str = "normal"
+    log_level: str = "info"
+    max_body: int = 1024 * 1024
+
+    async def start(
+        self, build: Callable[[], Job | Awaitable[Job]], throttled: bool = False, html: bool = False
+    ) -> Response:
+        """Reserve a slot (429 when full), plan the job, queue it and answer 202."""
+        slot = self.queue.reserve(throttled)
+        try:
+            built = build()
+            job = await built if inspect.isawaitable(built) else built
+        except BaseException:
+            slot.release()
+            raise
+        return accepted(self.queue.submit(job, slot), html_body=html)
+
+
+def api_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.api
+    return state
+
+
+async def read_body(request: Request) -> bytes:
+    """The whole body, refusing (as a decode failure) anything beyond the configured size."""
+    limit = api_state(request).max_body
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise DecodeError(f"request body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

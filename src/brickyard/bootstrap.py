@@ -1,0 +1,105 @@
+"""The composition root: settings in, a ready application out. The only module that knows
+which store and which node agent are in use."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from .api.app import create_app
+from .api.auth import JwtKeys
+from .api.queue import OperationQueue
+from .api.routes.admin import apply_log_level
+from .api.state import ApiState
+from .config import ConfigError, Settings
+from .domain.sizing import BrickLimits
+from .domain.units import GIB
+from .nodes.port import NodeAgent
+from .nodes.sim import SimNodeAgent, SimWorld
+from .services import journal
+from .services.context import ServiceContext, ServiceSettings
+from .services.registry import Services
+from .store.migrate import upgrade
+from .store.sql import SqlStore, sqlite_url
+
+log = logging.getLogger("brickyard")
+
+# Milliseconds the simulator waits per node command, to make in-flight work observable in
+# tests (throttling, concurrency). Never set in production.
+SIM_DELAY_ENV = "BRICKYARD_SIM_DELAY_MS"
+
+
+def service_settings(settings: Settings) -> ServiceSettings:
+    g = settings.glusterfs
+    return ServiceSettings(
+        limits=BrickLimits(
+            min_size=g.brick_min_size_gb * GIB,
+            max_size=g.brick_max_size_gb * GIB,
+            max_bricks=g.max_bricks_per_volume,
+        ),
+        strict_zones=g.zone_checking == "strict",
+        volume_limit=g.volume_limit,
+        pre_request_volume_options=g.pre_request_volume_options,
+        post_request_volume_options=g.post_request_volume_options,
+        create_retries=g.operation_retry_limits.volume_create,
+        default_backend=g.brick_backend,
+    )
+
+
+def build_agent(settings: Settings) -> NodeAgent:
+    executor = settings.glusterfs.executor
+    if executor == "mock":
+        delay = float(os.environ.get(SIM_DELAY_ENV, "0") or 0)
+        return SimNodeAgent(SimWorld(settings.glusterfs.mock_device_size_gb, delay_ms=delay))
+    raise ConfigError(
+        f"glusterfs.executor: '{executor}' needs real nodes, which this version cannot drive yet; "
+        'use "mock" (the simulator)'
+    )
+
+
+def database_url(settings: Settings) -> str:
+    db = settings.glusterfs.db
+    if "://" in db:  # ours: a full SQLAlchemy URL, e.g. postgresql+psycopg://...
+        return db
+    return sqlite_url(db)
+
+
+@dataclass
+class Server:
+    app: FastAPI
+    services: Services
+    store: SqlStore
+
+
+def build_server(
+    settings: Settings, disable_auth: bool = False, agent: NodeAgent | None = None
+) -> Server:
+    store = SqlStore(database_url(settings))
+    upgrade(store.engine)
+    ctx = ServiceContext(
+        store=store, agent=agent or build_agent(settings), settings=service_settings(settings)
+    )
+    services = Services.build(ctx)
+    stale = journal.mark_all_stale(ctx)
+    if stale:
+        log.warning("%d unfinished operations from an earlier run are marked stale", stale)
+    keys = None
+    if not disable_auth:
+        keys = JwtKeys(
+            admin=settings.jwt.admin.key,
+            user=settings.jwt.user.key,
+            iat_leeway=settings.jwt_iat_leeway_seconds,
+        )
+    apply_log_level(settings.glusterfs.loglevel)
+    state = ApiState(
+        services=services,
+        queue=OperationQueue(settings.glusterfs.max_inflight_operations),
+        keys=keys,
+        admin_state=settings.default_state,
+        log_level=settings.glusterfs.loglevel,
+        max_body=settings.max_request_body_bytes,
+    )
+    return Server(create_app(state), services, store)

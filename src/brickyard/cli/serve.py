@@ -1,0 +1,73 @@
+"""`brickyard serve` and the `heketi` server alias share this start-up path."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+import click
+import uvicorn
+
+from .. import HEKETI_COMPAT_VERSION, __version__
+from ..bootstrap import build_server
+from ..config import ConfigError, load_settings, require_auth_keys
+
+log = logging.getLogger("brickyard")
+
+
+def run_server(config_path: str | None, disable_auth: bool) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="[brickyard] %(levelname)s %(asctime)s %(message)s"
+    )
+    try:
+        settings, warnings = load_settings(config_path)
+        require_auth_keys(settings, disable_auth)
+        for warning in warnings:
+            log.warning("%s", warning)
+        server = build_server(settings, disable_auth=disable_auth)
+    except ConfigError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+    tls = settings.enable_tls
+    config = uvicorn.Config(
+        server.app,
+        host=settings.bind_address,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        ssl_certfile=settings.cert_file if tls else None,
+        ssl_keyfile=settings.key_file if tls else None,
+        lifespan="off",
+    )
+    runner = uvicorn.Server(config)
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        # SIGUSR2 puts the admin state back to normal, as in Heketi.
+        loop.add_signal_handler(
+            signal.SIGUSR2, lambda: setattr(server.app.state.api, "admin_state", "normal")
+        )
+        print(
+            f"Listening on port {settings.port}" + (" with TLS enabled" if tls else ""), flush=True
+        )
+        await runner.serve()
+
+    try:
+        asyncio.run(serve())
+    finally:
+        server.store.close()
+    return 0
+
+
+def version_text() -> str:
+    return f"Heketi v{HEKETI_COMPAT_VERSION} (brickyard {__version__})"
+
+
+@click.command("serve")
+@click.option("--config", "config_path", metavar="PATH", help="heketi.json configuration file")
+@click.option("--disable-auth", is_flag=True, help="Accept requests without JWT authentication")
+def serve(config_path: str | None, disable_auth: bool) -> None:
+    """Run the Heketi-compatible REST server."""
+    sys.exit(run_server(config_path, disable_auth))

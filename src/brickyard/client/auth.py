@@ -1,0 +1,37 @@
+"""JWT tokens exactly as the Heketi Go client mints them (contract §3)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import jwt
+
+__all__ = ["TOKEN_LIFETIME", "authorization_header", "make_token", "qsh"]
+
+#: Seconds a token stays valid (the Go client uses five minutes).
+TOKEN_LIFETIME = 5 * 60
+
+
+def qsh(method: str, path: str) -> str:
+    """Lower-case hex SHA-256 of ``METHOD&PATH`` (path only: no scheme, host or query)."""
+    return hashlib.sha256(f"{method.upper()}&{path}".encode()).hexdigest()
+
+
+def make_token(user: str, key: str, method: str, path: str, *, now: float | None = None) -> str:
+    """An HS256 token with ``iss``, ``iat``, ``exp`` (= iat + 5 min) and ``qsh`` claims."""
+    issued = int(time.time() if now is None else now)
+    claims = {
+        "iss": user,
+        "iat": issued,
+        "exp": issued + TOKEN_LIFETIME,
+        "qsh": qsh(method, path),
+    }
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
+def authorization_header(
+    user: str, key: str, method: str, path: str, *, now: float | None = None
+) -> str:
+    """The value of the ``Authorization`` header: ``bearer <token>``."""
+    return "bearer " + make_token(user, key, method, path, now=now)

@@ -1,0 +1,21 @@
+"""Size units. Bricks and devices are counted in KiB, volumes in GiB, as in Heketi."""
+
+KIB = 1
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+TIB = 1024 * GIB
+
+
+def gib_to_kib(gib: int) -> int:
+    return gib * GIB
+
+
+def kib_to_gib(kib: int) -> int:
+    """Integer division, as heketi-cli prints sizes."""
+    return kib // GIB
+
+
+def round_up(value: int, multiple: int) -> int:
+    if multiple <= 0:
+        return value
+    return -(-value // multiple) * multiple

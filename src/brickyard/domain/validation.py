@@ -1,0 +1,49 @@
+"""Input rules applied at the API boundary: names, hostnames, device paths, tags.
+
+Everything that may later reach a node command is matched against a strict pattern here, so a
+shell metacharacter can never get as far as a transport."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+VOLUME_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
+DEVICE_NAME = re.compile(r"^/[a-zA-Z0-9_.:/-]+$")
+TAG_NAME = re.compile(r"^[a-zA-Z0-9_.-]+$")
+_DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+MAX_TAGS = 32
+MAX_TAG_NAME = 32
+MAX_TAG_VALUE = 64
+
+
+def is_valid_hostname(value: str) -> bool:
+    """An IP address or a DNS name (labels of letters, digits and inner hyphens)."""
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        pass
+    if not value or len(value) > 253:
+        return False
+    name = value[:-1] if value.endswith(".") else value
+    return all(_DNS_LABEL.match(label) for label in name.split("."))
+
+
+def is_valid_device_name(value: str) -> bool:
+    return bool(DEVICE_NAME.match(value)) and ".." not in value.split("/")
+
+
+def tag_errors(tags: dict[str, str]) -> str | None:
+    """Heketi's tag rules; returns the first problem or None."""
+    if len(tags) > MAX_TAGS:
+        return f"too many tags specified ({len(tags)}), up to {MAX_TAGS} supported"
+    for key, value in tags.items():
+        if not key:
+            return "tag names may not be empty"
+        if len(key) > MAX_TAG_NAME or not TAG_NAME.match(key):
+            return f"invalid characters in tag name {key}"
+        if len(value) > MAX_TAG_VALUE:
+            return f"value of tag {key} is too long"
+    return None

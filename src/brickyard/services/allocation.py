@@ -1,0 +1,128 @@
+"""Choosing a cluster and placing a volume's bricks inside it (internals §2.1-2.2).
+
+Runs inside the write transaction that journals the operation, so space is reserved atomically
+with the plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain.errors import NoSpace, OperationFailed, PlacementError
+from ..domain.ids import new_id
+from ..domain.model import Brick, BrickSubType, Device, Volume
+from ..domain.placement import Candidate, PlacedBrick, PlacementRequest, plan_bricks
+from ..domain.sizing import BrickLimits, MinimumBrickSizeReached, brick_layouts
+from ..domain.units import GIB
+from ..store.sql import Transaction
+
+
+class NoNodes(PlacementError):
+    def __init__(self) -> None:
+        super().__init__("No nodes in cluster")
+
+
+class NoDevices(PlacementError):
+    def __init__(self) -> None:
+        super().__init__("No online storage devices in cluster")
+
+
+class TooManyBricks(PlacementError):
+    def __init__(self) -> None:
+        super().__init__("Maximum number of bricks reached.")
+
+
+@dataclass
+class Allocation:
+    bricks: list[Brick]
+    devices: dict[str, Device]  # devices whose space was reserved, to be written back
+
+
+def allocate(
+    tx: Transaction,
+    volume: Volume,
+    size_gib: int,
+    limits: BrickLimits,
+    strict_zones: bool,
+    op_id: str,
+    existing_bricks: int = 0,
+    first_set_index: int = 0,
+) -> Allocation:
+    """Place `size_gib` of the volume in its cluster, halving the brick size (doubling the sets)
+    until it fits; reserve the space on the chosen devices."""
+    if not tx.cluster_node_ids(volume.cluster_id):
+        raise NoNodes()
+    pairs = tx.placement_candidates(volume.cluster_id)
+    if not pairs:
+        raise NoDevices()
+    devices = {d.id: d for d, _ in pairs}
+    candidates = [Candidate(d.id, n.id, n.zone, d.free, d.extent_size) for d, n in pairs]
+    per_set = volume.durability.bricks_per_set
+    layouts = brick_layouts(size_gib * GIB, volume.durability.data_bricks_per_set, limits)
+    while True:
+        try:
+            sets, brick_size = next(layouts)
+        except MinimumBrickSizeReached as exc:
+            raise NoSpace() from exc
+        if sets * per_set + existing_bricks > limits.max_bricks:
+            raise TooManyBricks()
+        request = PlacementRequest(sets, per_set, brick_size, volume.snapshot_factor, strict_zones)
+        try:
+            placed = plan_bricks(request, candidates)
+        except NoSpace:
+            continue
+        return _reserve(volume, placed, devices, op_id, first_set_index)
+
+
+def _reserve(
+    volume: Volume,
+    placed: list[PlacedBrick],
+    devices: dict[str, Device],
+    op_id: str,
+    first_set_index: int,
+) -> Allocation:
+    bricks: list[Brick] = []
+    touched: dict[str, Device] = {}
+    for p in placed:
+        device = devices[p.device_id]
+        device.reserve(p.space.total)
+        touched[device.id] = device
+        bricks.append(
+            Brick(
+                id=new_id(),
+                volume_id=volume.id,
+                device_id=p.device_id,
+                node_id=p.node_id,
+                size=p.space.brick_size,
+                tp_size=p.space.tp_size,
+                pool_metadata_size=p.space.metadata_size,
+                set_index=first_set_index + p.set_index,
+                position=p.position,
+                subtype=BrickSubType.NORMAL,
+                pending_op_id=op_id,
+            )
+        )
+    return Allocation(bricks, touched)
+
+
+def write_allocation(tx: Transaction, allocation: Allocation) -> None:
+    for device in allocation.devices.values():
+        tx.update(device)
+    tx.add_all(allocation.bricks)
+
+
+def release_bricks(tx: Transaction, bricks: list[Brick], reclaimed: set[str]) -> None:
+    """Remove brick records; give space back only where the node really freed it."""
+    for brick in bricks:
+        device = tx.get(Device, brick.device_id)
+        if device is not None and brick.id in reclaimed:
+            device.release(brick.space)
+            tx.update(device)
+        tx.delete(Brick, brick.id)
+
+
+def describe_cluster_failures(errors: dict[str, Exception]) -> OperationFailed:
+    if len(errors) == 1:
+        (error,) = errors.values()
+        return OperationFailed(str(error))
+    lines = "".join(f"\nCluster {cid}: {err}" for cid, err in errors.items())
+    return OperationFailed("Unable to create volume on any cluster:" + lines)

@@ -1,0 +1,151 @@
+"""Devices: add (prepared on the node), info, delete (torn down), state, resync, tags."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from ..domain.errors import BrickyardError, Conflict, InvalidRequest, NotFound, OperationFailed
+from ..domain.ids import new_id
+from ..domain.model import Brick, Device, EntryState, Node
+from .context import ServiceContext
+from .jobs import Job
+from .lookup import address, device_spec, require
+from .nodes import check_transition
+from .tags import apply_tag_change
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeviceAddRequest:
+    node_id: str
+    name: str
+    destroy_data: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+    backend: str | None = None
+
+
+@dataclass
+class DeviceView:
+    device: Device
+    bricks: list[Brick]
+
+
+class DeviceService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def info(self, device_id: str) -> DeviceView:
+        with self.ctx.store.read() as tx:
+            device = require(tx, Device, device_id)
+            return DeviceView(device, tx.device_bricks(device_id))
+
+    def begin_add(self, request: DeviceAddRequest) -> Job:
+        with self.ctx.store.read() as tx:
+            node = tx.get(Node, request.node_id)
+            if node is None:
+                raise NotFound("Node id does not exist")
+        device = Device(
+            id=new_id(),
+            node_id=node.id,
+            name=request.name,
+            tags=request.tags,
+            backend=request.backend or self.ctx.settings.default_backend,
+        )
+
+        async def run() -> str | None:
+            report = await self.ctx.agent.device_setup(
+                address(node), device_spec(device), request.destroy_data
+            )
+            device.total, device.free, device.used = report.total, report.free, report.used
+            device.extent_size = report.extent_size
+            device.paths, device.pv_uuid = report.paths, report.pv_uuid
+            try:
+                with self.ctx.store.write() as tx:
+                    if tx.get(Node, node.id) is None:
+                        raise NotFound("Node id does not exist")
+                    tx.add(device)
+            except BrickyardError:
+                # The node was removed meanwhile: undo the setup so nothing is left behind.
+                await self.ctx.agent.device_teardown(address(node), device_spec(device), True)
+                raise
+            return None
+
+        return Job(run, description=f"add device {request.name} on {node.manage_host}")
+
+    def begin_delete(self, device_id: str, force_forget: bool) -> Job:
+        with self.ctx.store.read() as tx:
+            device = require(tx, Device, device_id)
+            if device.state is not EntryState.FAILED:
+                raise InvalidRequest(f"device: {device_id} is not in failed state")
+            if tx.device_brick_ids(device_id):
+                raise Conflict(f"Unable to delete device [{device_id}] because it contains bricks")
+            node = require(tx, Node, device.node_id)
+
+        async def run() -> str | None:
+            try:
+                await self.ctx.agent.device_teardown(
+                    address(node), device_spec(device), force_forget
+                )
+            except BrickyardError:
+                if not force_forget:
+                    raise
+                log.warning("forgetting device %s although its teardown failed", device_id)
+            with self.ctx.store.write() as tx:
+                if tx.device_brick_ids(device_id):
+                    raise Conflict(
+                        f"Unable to delete device [{device_id}] because it contains bricks"
+                    )
+                tx.delete(Device, device_id)
+            return None
+
+        return Job(run, description=f"delete device {device_id}")
+
+    def begin_set_state(self, device_id: str, state: EntryState) -> Job:
+        with self.ctx.store.read() as tx:
+            require(tx, Device, device_id)
+
+        async def run() -> str | None:
+            with self.ctx.store.write() as tx:
+                device = require(tx, Device, device_id)
+                check_transition("Device", "device", device_id, device.state, state)
+                leaving = state is EntryState.FAILED and device.state is not EntryState.FAILED
+                if leaving and tx.device_brick_ids(device_id):
+                    raise OperationFailed(
+                        f"Unable to delete device [{device_id}] as no device was found to "
+                        "replace it: brick eviction is not available in this version"
+                    )
+                device.state = state
+                tx.update(device)
+            return None
+
+        return Job(
+            run, throttled=state is EntryState.FAILED, description=f"device {device_id} {state}"
+        )
+
+    def begin_resync(self, device_id: str) -> Job:
+        with self.ctx.store.read() as tx:
+            device = require(tx, Device, device_id)
+            node = require(tx, Node, device.node_id)
+
+        async def run() -> str | None:
+            with self.ctx.store.read() as tx:
+                if any(b.pending_op_id for b in tx.device_bricks(device_id)):
+                    raise OperationFailed("The target exists, contains other items, or is in use.")
+            report = await self.ctx.agent.device_info(address(node), device_spec(device))
+            with self.ctx.store.write() as tx:
+                current = require(tx, Device, device_id)
+                current.total, current.free, current.used = report.total, report.free, report.used
+                current.extent_size = report.extent_size
+                tx.update(current)
+            return None
+
+        return Job(run, description=f"resync device {device_id}")
+
+    def set_tags(self, device_id: str, tags: dict[str, str], change_type: str) -> dict[str, str]:
+        with self.ctx.store.write() as tx:
+            device = require(tx, Device, device_id)
+            device.tags = apply_tag_change(device.tags, tags, change_type)
+            tx.update(device)
+            return device.tags

@@ -1,0 +1,168 @@
+"""Nodes: add (glusterd check, peer probe), info, delete (peer detach), state, tags."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.errors import BrickyardError, Conflict, InvalidRequest, NotFound, OperationFailed
+from ..domain.ids import new_id
+from ..domain.model import Cluster, Device, EntryState, Node
+from .context import ServiceContext
+from .jobs import Job
+from .lookup import address, require
+from .tags import apply_tag_change
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class NodeAddRequest:
+    cluster_id: str
+    zone: int
+    manage: list[str]
+    storage: list[str]
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class NodeView:
+    node: Node
+    devices: list[Device]
+
+
+class NodeService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def info(self, node_id: str) -> NodeView:
+        with self.ctx.store.read() as tx:
+            node = require(tx, Node, node_id)
+            return NodeView(node, tx.node_devices(node_id))
+
+    def _check_hostnames_free(self, manage: str, storage: str) -> None:
+        with self.ctx.store.read() as tx:
+            for found, host in (
+                (tx.node_with_hostname(manage=manage), manage),
+                (tx.node_with_hostname(storage=storage), storage),
+            ):
+                if found is not None:
+                    # Heketi's message ends in a newline of its own (the body ends "\n\n").
+                    raise Conflict(f"Hostname {host} already used by node with id {found.id}\n")
+
+    async def begin_add(self, request: NodeAddRequest) -> Job:
+        with self.ctx.store.read() as tx:
+            if tx.get(Cluster, request.cluster_id) is None:
+                raise NotFound("Cluster id does not exist")
+            peers = [
+                n for n in tx.cluster_nodes(request.cluster_id) if n.state is EntryState.ONLINE
+            ]
+        self._check_hostnames_free(request.manage[0], request.storage[0])
+        node = Node(
+            id=new_id(),
+            cluster_id=request.cluster_id,
+            zone=request.zone,
+            manage_hostnames=request.manage,
+            storage_hostnames=request.storage,
+            tags=request.tags,
+        )
+        via = await self._working_peer(peers) if peers else None
+        if not peers:
+            try:
+                await self.ctx.agent.check_glusterd(address(node))
+            except BrickyardError as exc:
+                log.warning("node add %s: %s", node.manage_host, exc)
+                raise InvalidRequest("New Node doesn't have glusterd running") from exc
+
+        async def run() -> str | None:
+            if via is not None:
+                await self.ctx.agent.peer_probe(address(via), address(node))
+            try:
+                with self.ctx.store.write() as tx:
+                    tx.add(node)
+            except IntegrityError as exc:
+                raise OperationFailed(f"Hostname {node.manage_host} already used") from exc
+            return f"/nodes/{node.id}"
+
+        return Job(run, description=f"add node {node.manage_host}")
+
+    async def _working_peer(self, peers: list[Node]) -> Node:
+        for peer in peers:
+            try:
+                await self.ctx.agent.check_glusterd(address(peer))
+                return peer
+            except BrickyardError as exc:
+                log.warning("glusterd check on %s failed: %s", peer.manage_host, exc)
+        raise InvalidRequest("None of the nodes in cluster has glusterd running")
+
+    def begin_delete(self, node_id: str) -> Job:
+        with self.ctx.store.read() as tx:
+            node = require(tx, Node, node_id)
+            if tx.node_device_ids(node_id):
+                raise Conflict(f"Unable to delete node [{node_id}] because it contains devices")
+            others = [n for n in tx.cluster_nodes(node.cluster_id) if n.id != node_id]
+
+        async def run() -> str | None:
+            for other in others:
+                try:
+                    await self.ctx.agent.peer_detach(address(other), address(node))
+                    break
+                except BrickyardError as exc:  # Heketi logs and ignores detach failures
+                    log.warning(
+                        "peer detach of %s via %s: %s", node.storage_host, other.manage_host, exc
+                    )
+            with self.ctx.store.write() as tx:
+                if tx.node_device_ids(node_id):
+                    raise Conflict(f"Unable to delete node [{node_id}] because it contains devices")
+                tx.delete(Node, node_id)
+            return None
+
+        return Job(run, description=f"delete node {node.manage_host}")
+
+    def begin_set_state(self, node_id: str, state: EntryState) -> Job:
+        with self.ctx.store.read() as tx:
+            require(tx, Node, node_id)
+
+        async def run() -> str | None:
+            with self.ctx.store.write() as tx:
+                node = require(tx, Node, node_id)
+                check_transition("Node", "node", node_id, node.state, state)
+                if state is EntryState.FAILED and node.state is not EntryState.FAILED:
+                    for device in tx.node_devices(node_id):
+                        if tx.device_brick_ids(device.id):
+                            raise OperationFailed(
+                                f"Unable to delete device [{device.id}] as no device was found "
+                                "to replace it: brick eviction is not available in this version"
+                            )
+                        device.state = EntryState.FAILED
+                        tx.update(device)
+                node.state = state
+                tx.update(node)
+            return None
+
+        return Job(run, throttled=state is EntryState.FAILED, description=f"node {node_id} {state}")
+
+    def set_tags(self, node_id: str, tags: dict[str, str], change_type: str) -> dict[str, str]:
+        with self.ctx.store.write() as tx:
+            node = require(tx, Node, node_id)
+            node.tags = apply_tag_change(node.tags, tags, change_type)
+            tx.update(node)
+            return node.tags
+
+
+def check_transition(
+    title: str, noun: str, entity_id: str, current: EntryState, wanted: EntryState
+) -> None:
+    """Heketi's state machine for nodes and devices (contract §1.5-1.6)."""
+    if current is wanted:
+        return
+    if current is EntryState.ONLINE and wanted is EntryState.FAILED:
+        raise OperationFailed(
+            f"{title} must be offline before remove operation is performed, {noun}:{entity_id}"
+        )
+    if current is EntryState.FAILED and wanted is EntryState.ONLINE:
+        raise OperationFailed(f"Cannot move a failed/removed {noun} to online state")
+    if current is EntryState.FAILED and wanted is EntryState.OFFLINE and noun == "node":
+        raise OperationFailed("Cannot move a failed/removed node to offline state")

@@ -1,0 +1,655 @@
+"""Volumes: create, info, list, delete, expand, clone.
+
+Every change follows the same journaled flow: plan and reserve in one write transaction that
+also records a pending operation; run the node commands; then finalize (or roll back) in a
+second transaction. A volume being created or deleted is hidden, as in Heketi."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from ..domain.errors import (
+    BrickyardError,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    OperationFailed,
+    PendingConflict,
+    PlacementError,
+)
+from ..domain.ids import new_id
+from ..domain.model import (
+    Brick,
+    Change,
+    ChangeType,
+    Cluster,
+    Device,
+    Durability,
+    DurabilityType,
+    Node,
+    OperationType,
+    PendingOperation,
+    Volume,
+)
+from ..domain.units import GIB
+from ..nodes.port import GlusterBrick, GlusterVolumeSpec
+from ..store.sql import Transaction
+from .allocation import (
+    NoDevices,
+    NoNodes,
+    allocate,
+    describe_cluster_failures,
+    release_bricks,
+    write_allocation,
+)
+from .context import ServiceContext
+from .jobs import Job
+from .lookup import address, brick_spec, require
+
+log = logging.getLogger(__name__)
+
+HEKETI_DB_VOLUME = "heketidbstorage"
+ALLOWED_DISPERSIONS = {(2, 1), (4, 2), (8, 3), (8, 4)}
+MAX_GID = 2147483647
+
+
+@dataclass
+class VolumeCreateRequest:
+    size: int
+    name: str = ""
+    durability: Durability = field(default_factory=Durability)
+    gid: int = 0
+    options: list[str] = field(default_factory=list)
+    clusters: list[str] = field(default_factory=list)
+    block: bool = False
+    snapshot_enable: bool = False
+    snapshot_factor: float = 0.0
+
+
+@dataclass
+class VolumeView:
+    volume: Volume
+    bricks: list[Brick]
+    hosts: list[str]
+
+
+class VolumeService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    # -- reads --------------------------------------------------------------------------------
+    def list_ids(self) -> list[str]:
+        with self.ctx.store.read() as tx:
+            return tx.visible_volume_ids()
+
+    def info(self, volume_id: str) -> VolumeView:
+        with self.ctx.store.read() as tx:
+            volume = require(tx, Volume, volume_id)
+            if not volume.visible:
+                raise NotFound()
+            return self._view(tx, volume)
+
+    def check_exists(self, volume_id: str) -> Volume:
+        with self.ctx.store.read() as tx:
+            return require(tx, Volume, volume_id)
+
+    def _view(self, tx: Transaction, volume: Volume) -> VolumeView:
+        return VolumeView(volume, tx.volume_bricks(volume.id), tx.mount_hosts(volume.cluster_id))
+
+    # -- create -------------------------------------------------------------------------------
+    def check_create(self, request: VolumeCreateRequest) -> None:
+        """The synchronous checks of POST /volumes, in Heketi's order (after validation)."""
+        if request.gid < 0:
+            raise InvalidRequest("Bad group id less than zero")
+        if request.gid >= MAX_GID:
+            raise InvalidRequest("Bad group id equal or greater than 2**32")
+        durability = request.durability
+        if request.snapshot_enable and not 1 <= request.snapshot_factor <= 100:
+            raise InvalidRequest("Invalid snapshot factor")
+        if durability.type is DurabilityType.REPLICATE and durability.replica > 3:
+            raise InvalidRequest("Invalid replica value")
+        if durability.type is DurabilityType.DISPERSE and (
+            (durability.data, durability.redundancy) not in ALLOWED_DISPERSIONS
+        ):
+            raise InvalidRequest(
+                f"Invalid dispersion combination: {durability.data}+{durability.redundancy}"
+            )
+        with self.ctx.store.read() as tx:
+            if not tx.cluster_ids():
+                raise InvalidRequest("No clusters configured")
+            for cluster_id in request.clusters:
+                if tx.get(Cluster, cluster_id) is None:
+                    raise InvalidRequest(f"Cluster id {cluster_id} not found")
+        limits = self.ctx.settings.limits
+        minimum = limits.min_size * durability.data_bricks_per_set
+        if request.size * GIB < minimum:
+            raise InvalidRequest(
+                f"Requested volume size ({request.size} GB) is smaller than the minimum "
+                f"supported volume size ({minimum})"
+            )
+
+    def _new_volume(self, request: VolumeCreateRequest) -> Volume:
+        volume_id = new_id()
+        settings = self.ctx.settings
+        options = (
+            settings.pre_request_volume_options.split(",")
+            + list(request.options)
+            + settings.post_request_volume_options.split(",")
+        )
+        return Volume(
+            id=volume_id,
+            cluster_id="",
+            name=request.name or f"vol_{volume_id}",
+            size=request.size,
+            durability=request.durability,
+            gid=request.gid,
+            options=options,
+            block=request.block,
+            snapshot_enable=request.snapshot_enable,
+            snapshot_factor=request.snapshot_factor if request.snapshot_enable else 1.0,
+        )
+
+    def begin_create(self, request: VolumeCreateRequest) -> Job:
+        volume = self._new_volume(request)
+        op_id = self._build_create(volume, request.clusters)
+
+        async def run() -> str | None:
+            attempts = 1 + max(0, self.ctx.settings.create_retries)
+            current = op_id
+            for attempt in range(attempts):
+                try:
+                    await self._exec_create(current, volume.id)
+                    self._finalize(current)
+                    return f"/volumes/{volume.id}"
+                except BrickyardError as exc:
+                    log.warning(
+                        "volume %s create attempt %d failed: %s", volume.name, attempt + 1, exc
+                    )
+                    await self._roll_back_create(current, volume.id)
+                    if attempt + 1 == attempts:
+                        raise
+                    try:
+                        current = self._build_create(volume, request.clusters)
+                    except BrickyardError:
+                        raise exc from None
+            raise AssertionError("unreachable")
+
+        return Job(
+            run, throttled=True, description=f"create volume {volume.name}", operation_id=op_id
+        )
+
+    def _build_create(self, volume: Volume, requested_clusters: list[str]) -> str:
+        with self.ctx.store.write() as tx:
+            cluster_ids = requested_clusters or tx.cluster_ids()
+            errors: dict[str, Exception] = {}
+            eligible = []
+            for cluster_id in cluster_ids:
+                reason = self._ineligible(tx, cluster_id, volume)
+                if reason:
+                    errors[cluster_id] = OperationFailed(reason)
+                else:
+                    eligible.append(cluster_id)
+            if not eligible:
+                if len(errors) == 1:
+                    raise describe_cluster_failures(errors)
+                lines = "".join(f"\nCluster {cid}: {err}" for cid, err in errors.items())
+                raise OperationFailed("No eligible cluster for volume" + lines)
+            errors = {}
+            op = PendingOperation(new_id(), OperationType.CREATE_VOLUME, int(time.time()))
+            for cluster_id in eligible:
+                volume.cluster_id = cluster_id
+                try:
+                    allocation = allocate(
+                        tx,
+                        volume,
+                        volume.size,
+                        self.ctx.settings.limits,
+                        self._strict_zones(volume),
+                        op.id,
+                    )
+                except (NoNodes, NoDevices) as exc:
+                    errors[cluster_id] = exc
+                    continue
+                except PlacementError as exc:
+                    errors[cluster_id] = OperationFailed("No space")
+                    log.info("cluster %s cannot hold volume %s: %s", cluster_id, volume.name, exc)
+                    continue
+                volume.pending_op_id = op.id
+                op.changes = [Change(ChangeType.ADD_VOLUME, volume.id)] + [
+                    Change(ChangeType.ADD_BRICK, b.id) for b in allocation.bricks
+                ]
+                tx.add(op)
+                tx.add(volume)
+                write_allocation(tx, allocation)
+                return op.id
+            raise describe_cluster_failures(errors)
+
+    def _ineligible(self, tx: Transaction, cluster_id: str, volume: Volume) -> str:
+        cluster = require(tx, Cluster, cluster_id)
+        if not cluster.block and not cluster.file:
+            return "Cluster has disabled all volume types"
+        if (volume.block and not cluster.block) or (not volume.block and not cluster.file):
+            return "Cluster does not support requested volume type"
+        if tx.volume_named(cluster_id, volume.name) is not None:
+            return f"Volume name '{volume.name}' already in use"
+        limit = self.ctx.settings.volume_limit
+        count = tx.cluster_volume_count(cluster_id)
+        if limit is not None and count >= limit:
+            return f"Cluster has {count} volumes and limit is {limit}"
+        return ""
+
+    def _strict_zones(self, volume: Volume) -> bool:
+        for option in volume.options:
+            key, _, value = option.partition(" ")
+            if key == "user.heketi.zone-checking":
+                return value.strip() == "strict"
+        return self.ctx.settings.strict_zones
+
+    def _load_plan(
+        self, op_id: str, volume_id: str
+    ) -> tuple[Volume, list[Brick], dict[str, Device], dict[str, Node]]:
+        with self.ctx.store.read() as tx:
+            volume = require(tx, Volume, volume_id)
+            bricks = tx.volume_bricks(volume_id)
+            devices = {b.device_id: require(tx, Device, b.device_id) for b in bricks}
+            nodes = {n.id: n for n in tx.cluster_nodes(volume.cluster_id)}
+        return volume, bricks, devices, nodes
+
+    async def _make_bricks(
+        self,
+        bricks: list[Brick],
+        volume: Volume,
+        devices: dict[str, Device],
+        nodes: dict[str, Node],
+    ) -> None:
+        """Create bricks on their nodes in parallel; if any fails, destroy the ones made."""
+        specs = [
+            (address(nodes[b.node_id]), brick_spec(b, devices[b.device_id], volume.gid))
+            for b in bricks
+        ]
+        results = await asyncio.gather(
+            *(self.ctx.agent.brick_create(a, s) for a, s in specs), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            made = [
+                spec
+                for spec, result in zip(specs, results, strict=True)
+                if not isinstance(result, BaseException)
+            ]
+            await asyncio.gather(
+                *(self.ctx.agent.brick_destroy(a, s) for a, s in made), return_exceptions=True
+            )
+            first = failures[0]
+            if isinstance(first, BrickyardError):
+                raise first
+            raise OperationFailed(f"brick create failed: {first}") from first
+
+    async def _exec_create(self, op_id: str, volume_id: str) -> None:
+        volume, bricks, devices, nodes = self._load_plan(op_id, volume_id)
+        self.ctx.in_flight.add(op_id)
+        try:
+            await self._make_bricks(bricks, volume, devices, nodes)
+            spec = gluster_spec(volume, bricks, nodes)
+            via = address(nodes[_gluster_order(bricks)[0].node_id])
+            await self.ctx.agent.volume_create(via, spec)
+        finally:
+            self.ctx.in_flight.discard(op_id)
+
+    def _finalize(self, op_id: str) -> None:
+        with self.ctx.store.write() as tx:
+            op = require(tx, PendingOperation, op_id)
+            for change in op.changes:
+                if change.change in (ChangeType.ADD_VOLUME, ChangeType.EXPAND_VOLUME):
+                    volume = require(tx, Volume, change.id)
+                    volume.pending_op_id = ""
+                    volume.size += change.delta
+                    tx.update(volume)
+                elif change.change is ChangeType.ADD_BRICK:
+                    brick = require(tx, Brick, change.id)
+                    brick.pending_op_id = ""
+                    tx.update(brick)
+            tx.delete(PendingOperation, op_id)
+
+    async def _destroy_on_nodes(
+        self, volume: Volume, bricks: list[Brick], destroy_volume: bool
+    ) -> set[str]:
+        """Stop and delete the gluster volume (on any node that answers), then destroy bricks.
+        Returns the ids of bricks whose space the nodes reclaimed."""
+        with self.ctx.store.read() as tx:
+            nodes = {n.id: n for n in tx.cluster_nodes(volume.cluster_id)}
+            devices = {b.device_id: tx.get(Device, b.device_id) for b in bricks}
+        if destroy_volume:
+            await self._destroy_gluster_volume(volume, list(nodes.values()))
+        targets = [
+            (b, address(nodes[b.node_id]), brick_spec(b, d, volume.gid))
+            for b in bricks
+            if (d := devices[b.device_id]) is not None and b.node_id in nodes
+        ]
+        results = await asyncio.gather(
+            *(self.ctx.agent.brick_destroy(a, s) for _, a, s in targets), return_exceptions=True
+        )
+        reclaimed = set()
+        for (brick, _, _), result in zip(targets, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("destroying brick %s failed: %s", brick.id, result)
+            elif result:
+                reclaimed.add(brick.id)
+        return reclaimed
+
+    async def _destroy_gluster_volume(self, volume: Volume, nodes: list[Node]) -> None:
+        last: BrickyardError | None = None
+        for node in nodes:
+            try:
+                await self.ctx.agent.volume_destroy(address(node), volume.name)
+                return
+            except BrickyardError as exc:
+                last = exc
+                log.warning(
+                    "volume %s delete via %s failed: %s", volume.name, node.manage_host, exc
+                )
+        if last is not None:
+            raise last
+
+    async def _roll_back_create(self, op_id: str, volume_id: str) -> None:
+        with self.ctx.store.read() as tx:
+            volume = require(tx, Volume, volume_id)
+            bricks = tx.operation_bricks(op_id)
+        try:
+            reclaimed = await self._destroy_on_nodes(volume, bricks, destroy_volume=True)
+        except BrickyardError as exc:
+            self._mark_failed(op_id)
+            raise OperationFailed(f"rollback of volume {volume.name} failed: {exc}") from exc
+        with self.ctx.store.write() as tx:
+            release_bricks(tx, bricks, reclaimed)
+            if len(reclaimed) != len(bricks):
+                self._mark_failed_in(tx, op_id)
+                return
+            tx.delete(Volume, volume_id)
+            tx.delete(PendingOperation, op_id)
+
+    def _mark_failed(self, op_id: str) -> None:
+        with self.ctx.store.write() as tx:
+            self._mark_failed_in(tx, op_id)
+
+    @staticmethod
+    def _mark_failed_in(tx: Transaction, op_id: str) -> None:
+        op = tx.get(PendingOperation, op_id)
+        if op is not None:
+            op.status = "failed"
+            tx.update(op)
+
+    # -- delete -------------------------------------------------------------------------------
+    def check_delete(self, volume_id: str) -> None:
+        with self.ctx.store.read() as tx:
+            volume = require(tx, Volume, volume_id)
+        if volume.name == HEKETI_DB_VOLUME:
+            raise Conflict("Cannot delete volume containing the Heketi database")
+
+    def begin_delete(self, volume_id: str) -> Job:
+        with self.ctx.store.write() as tx:
+            volume = require(tx, Volume, volume_id)
+            bricks = tx.volume_bricks(volume_id)
+            if volume.pending_op_id or any(b.pending_op_id for b in bricks):
+                raise OperationFailed(
+                    f"Failed to set up volume delete: {PendingConflict().message}"
+                )
+            op = PendingOperation(
+                new_id(),
+                OperationType.DELETE_VOLUME,
+                int(time.time()),
+                [Change(ChangeType.DELETE_VOLUME, volume.id)]
+                + [Change(ChangeType.DELETE_BRICK, b.id) for b in bricks],
+            )
+            tx.add(op)
+            volume.pending_op_id = op.id
+            tx.update(volume)
+            for brick in bricks:
+                brick.pending_op_id = op.id
+                tx.update(brick)
+
+        async def run() -> str | None:
+            self.ctx.in_flight.add(op.id)
+            try:
+                reclaimed = await self._destroy_on_nodes(volume, bricks, destroy_volume=True)
+            except BrickyardError:
+                self._clear_pending(op.id)
+                raise
+            finally:
+                self.ctx.in_flight.discard(op.id)
+            with self.ctx.store.write() as tx:
+                release_bricks(tx, bricks, reclaimed)
+                if len(reclaimed) == len(bricks):
+                    tx.delete(Volume, volume.id)
+                    tx.delete(PendingOperation, op.id)
+                else:
+                    self._mark_failed_in(tx, op.id)
+                    raise OperationFailed(
+                        f"volume {volume.name} deleted but some bricks could not be removed; "
+                        "they are kept for cleanup"
+                    )
+            return None
+
+        return Job(
+            run, throttled=True, description=f"delete volume {volume.name}", operation_id=op.id
+        )
+
+    def _clear_pending(self, op_id: str) -> None:
+        with self.ctx.store.write() as tx:
+            op = tx.get(PendingOperation, op_id)
+            if op is None:
+                return
+            for change in op.changes:
+                if change.change in (ChangeType.DELETE_VOLUME, ChangeType.ADD_VOLUME):
+                    volume = tx.get(Volume, change.id)
+                    if volume is not None:
+                        volume.pending_op_id = ""
+                        tx.update(volume)
+                    continue
+                brick = tx.get(Brick, change.id)
+                if brick is not None:
+                    brick.pending_op_id = ""
+                    tx.update(brick)
+            tx.delete(PendingOperation, op_id)
+
+    # -- expand -------------------------------------------------------------------------------
+    def begin_expand(self, volume_id: str, expand_size: int) -> Job:
+        with self.ctx.store.write() as tx:
+            volume = require(tx, Volume, volume_id)
+            existing = tx.volume_bricks(volume_id)
+            op = PendingOperation(new_id(), OperationType.EXPAND_VOLUME, int(time.time()))
+            try:
+                allocation = allocate(
+                    tx,
+                    volume,
+                    expand_size,
+                    self.ctx.settings.limits,
+                    self._strict_zones(volume),
+                    op.id,
+                    existing_bricks=len(existing),
+                    first_set_index=1 + max((b.set_index for b in existing), default=-1),
+                )
+            except PlacementError as exc:
+                raise OperationFailed(f"Failed to allocate volume expansion: {exc}") from exc
+            op.changes = [Change(ChangeType.EXPAND_VOLUME, volume.id, expand_size)] + [
+                Change(ChangeType.ADD_BRICK, b.id) for b in allocation.bricks
+            ]
+            tx.add(op)
+            write_allocation(tx, allocation)
+        new_bricks = allocation.bricks
+
+        async def run() -> str | None:
+            self.ctx.in_flight.add(op.id)
+            try:
+                _, all_bricks, devices, nodes = self._load_plan(op.id, volume_id)
+                await self._make_bricks(new_bricks, volume, devices, nodes)
+                spec = gluster_spec(volume, all_bricks, nodes)
+                added = [_gluster_brick(b, nodes) for b in _gluster_order(new_bricks)]
+                via = address(nodes[new_bricks[0].node_id])
+                await self.ctx.agent.volume_expand(via, spec, added)
+            except BrickyardError:
+                await self._roll_back_expand(op.id, volume, new_bricks)
+                raise
+            finally:
+                self.ctx.in_flight.discard(op.id)
+            self._finalize(op.id)
+            return f"/volumes/{volume_id}"
+
+        return Job(
+            run, throttled=True, description=f"expand volume {volume.name}", operation_id=op.id
+        )
+
+    async def _roll_back_expand(self, op_id: str, volume: Volume, bricks: list[Brick]) -> None:
+        reclaimed = await self._destroy_on_nodes(volume, bricks, destroy_volume=False)
+        with self.ctx.store.write() as tx:
+            release_bricks(tx, bricks, reclaimed)
+            if len(reclaimed) == len(bricks):
+                tx.delete(PendingOperation, op_id)
+            else:
+                self._mark_failed_in(tx, op_id)
+
+    # -- clone --------------------------------------------------------------------------------
+    def begin_clone(self, volume_id: str, name: str) -> Job:
+        with self.ctx.store.write() as tx:
+            source = require(tx, Volume, volume_id)
+            if source.pending_op_id:
+                raise OperationFailed(
+                    f"Failed clone volume {volume_id}: {PendingConflict().message}"
+                )
+            if source.block:
+                raise OperationFailed(
+                    f"Failed clone volume {volume_id}: "
+                    "Cloning of block hosting volumes is not supported"
+                )
+            clone_id = new_id()
+            clone_name = name or f"vol_{clone_id}"
+            if tx.volume_named(source.cluster_id, clone_name) is not None:
+                raise OperationFailed(
+                    f"Failed clone volume {volume_id}: Volume name '{clone_name}' already in use"
+                )
+            op = PendingOperation(new_id(), OperationType.CLONE_VOLUME, int(time.time()))
+            clone = Volume(
+                id=clone_id,
+                cluster_id=source.cluster_id,
+                name=clone_name,
+                size=source.size,
+                durability=source.durability,
+                gid=source.gid,
+                options=list(source.options),
+                snapshot_enable=source.snapshot_enable,
+                snapshot_factor=source.snapshot_factor,
+                pending_op_id=op.id,
+            )
+            op.changes = [
+                Change(ChangeType.CLONE_VOLUME, source.id),
+                Change(ChangeType.ADD_VOLUME, clone.id),
+            ]
+            tx.add(op)
+            tx.add(clone)
+            source_bricks = _gluster_order(tx.volume_bricks(volume_id))
+            nodes = {n.id: n for n in tx.cluster_nodes(source.cluster_id)}
+
+        async def run() -> str | None:
+            via = address(nodes[source_bricks[0].node_id])
+            try:
+                info = await self.ctx.agent.volume_clone(via, source.name, clone_name)
+            except BrickyardError:
+                with self.ctx.store.write() as tx:
+                    tx.delete(Volume, clone.id)
+                    tx.delete(PendingOperation, op.id)
+                raise
+            with self.ctx.store.write() as tx:
+                # Snapshot bricks live in the origin's thin pools: they take no new space.
+                for origin, made in zip(source_bricks, info.bricks, strict=False):
+                    tx.add(
+                        Brick(
+                            id=new_id(),
+                            volume_id=clone.id,
+                            device_id=origin.device_id,
+                            node_id=origin.node_id,
+                            size=origin.size,
+                            tp_size=0,
+                            pool_metadata_size=0,
+                            set_index=origin.set_index,
+                            position=origin.position,
+                            path_override=made.path,
+                        )
+                    )
+                clone.pending_op_id = ""
+                tx.update(clone)
+                tx.delete(PendingOperation, op.id)
+            return f"/volumes/{clone.id}"
+
+        return Job(
+            run, throttled=True, description=f"clone volume {source.name}", operation_id=op.id
+        )
+
+
+def _gluster_order(bricks: list[Brick]) -> list[Brick]:
+    return sorted(bricks, key=lambda b: (b.set_index, b.position))
+
+
+def _gluster_brick(brick: Brick, nodes: dict[str, Node]) -> GlusterBrick:
+    return GlusterBrick(nodes[brick.node_id].storage_host, brick.path)
+
+
+def gluster_spec(volume: Volume, bricks: list[Brick], nodes: dict[str, Node]) -> GlusterVolumeSpec:
+    durability = volume.durability
+    options = [tuple(o.split(" ", 1)) for o in volume.options if o.strip() and " " in o]
+    options.append(("user.heketi.id", volume.id))
+    return GlusterVolumeSpec(
+        name=volume.name,
+        bricks=[_gluster_brick(b, nodes) for b in _gluster_order(bricks)],
+        replica=durability.bricks_per_set if durability.type is DurabilityType.REPLICATE else 0,
+        disperse_data=durability.data if durability.type is DurabilityType.DISPERSE else 0,
+        disperse_redundancy=durability.redundancy
+        if durability.type is DurabilityType.DISPERSE
+        else 0,
+        options=[(k, v) for k, v in options],
+    )
+
+
+class VolumeRecovery:
+    """Finishing operations that a crash or a failed rollback left behind: creates and expands
+    are rolled back, deletes rolled forward (internals §3.8)."""
+
+    def __init__(self, volumes: VolumeService) -> None:
+        self.volumes = volumes
+        self.ctx = volumes.ctx
+
+    async def clean(self, op: PendingOperation) -> None:
+        with self.ctx.store.read() as tx:
+            volume_ids = [
+                c.id
+                for c in op.changes
+                if c.change
+                in (ChangeType.ADD_VOLUME, ChangeType.DELETE_VOLUME, ChangeType.EXPAND_VOLUME)
+            ]
+            volume = tx.get(Volume, volume_ids[0]) if volume_ids else None
+            bricks = tx.operation_bricks(op.id)
+        if op.type is OperationType.CREATE_VOLUME and volume is not None:
+            await self.volumes._roll_back_create(op.id, volume.id)
+        elif op.type is OperationType.EXPAND_VOLUME and volume is not None:
+            await self.volumes._roll_back_expand(op.id, volume, bricks)
+        elif op.type is OperationType.DELETE_VOLUME and volume is not None:
+            reclaimed = await self.volumes._destroy_on_nodes(volume, bricks, destroy_volume=True)
+            with self.ctx.store.write() as tx:
+                release_bricks(tx, bricks, reclaimed)
+                if len(reclaimed) != len(bricks):
+                    raise OperationFailed(f"bricks of volume {volume.name} could not be removed")
+                tx.delete(Volume, volume.id)
+                tx.delete(PendingOperation, op.id)
+        elif op.type is OperationType.CLONE_VOLUME:
+            with self.ctx.store.write() as tx:
+                for change in op.changes:
+                    if change.change is ChangeType.ADD_VOLUME:
+                        for brick in tx.volume_bricks(change.id):
+                            tx.delete(Brick, brick.id)
+                        tx.delete(Volume, change.id)
+                tx.delete(PendingOperation, op.id)
+        else:
+            with self.ctx.store.write() as tx:
+                tx.delete(PendingOperation, op.id)

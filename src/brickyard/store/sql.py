@@ -1,0 +1,240 @@
+"""The SQLAlchemy adapter of the store: one Transaction object per unit of work.
+
+Writes are serialized by a process-wide lock (like Heketi's single BoltDB writer), so a
+placement can never double-book space; reads run without it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection, Engine, Table, and_, create_engine, event, func, select
+from sqlalchemy.engine import RowMapping
+
+from ..domain.model import Brick, Cluster, Device, EntryState, Node, PendingOperation, Volume
+from . import rows
+from .tables import bricks, clusters, db_attributes, devices, nodes, pending_operations, volumes
+
+E = TypeVar("E", Cluster, Node, Device, Volume, Brick, PendingOperation)
+
+
+@dataclass(frozen=True)
+class Mapping(Generic[E]):
+    table: Table
+    load: Callable[[RowMapping], E]
+    dump: Callable[[E], dict[str, Any]]
+
+
+MAPPINGS: dict[type, Mapping[Any]] = {
+    Cluster: Mapping(clusters, rows.cluster_from, rows.cluster_values),
+    Node: Mapping(nodes, rows.node_from, rows.node_values),
+    Device: Mapping(devices, rows.device_from, rows.device_values),
+    Volume: Mapping(volumes, rows.volume_from, rows.volume_values),
+    Brick: Mapping(bricks, rows.brick_from, rows.brick_values),
+    PendingOperation: Mapping(pending_operations, rows.operation_from, rows.operation_values),
+}
+
+
+def _mapping(kind: type[E]) -> Mapping[E]:
+    return MAPPINGS[kind]
+
+
+class Transaction:
+    """Typed access to the tables inside one database transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # -- generic entity access ------------------------------------------------------------
+    def get(self, kind: type[E], entity_id: str) -> E | None:
+        m = _mapping(kind)
+        row = self.conn.execute(select(m.table).where(m.table.c.id == entity_id)).mappings().first()
+        return m.load(row) if row is not None else None
+
+    def add(self, entity: E) -> None:
+        m = _mapping(type(entity))
+        self.conn.execute(m.table.insert().values(**m.dump(entity)))
+
+    def add_all(self, entities: list[E]) -> None:
+        if not entities:
+            return
+        m = _mapping(type(entities[0]))
+        self.conn.execute(m.table.insert(), [m.dump(e) for e in entities])
+
+    def update(self, entity: E) -> None:
+        m = _mapping(type(entity))
+        values = m.dump(entity)
+        self.conn.execute(m.table.update().where(m.table.c.id == entity.id).values(**values))
+
+    def delete(self, kind: type[E], entity_id: str) -> None:
+        m = _mapping(kind)
+        self.conn.execute(m.table.delete().where(m.table.c.id == entity_id))
+
+    def all(self, kind: type[E]) -> list[E]:
+        m = _mapping(kind)
+        result = self.conn.execute(select(m.table).order_by(m.table.c.id)).mappings()
+        return [m.load(r) for r in result]
+
+    def _where(self, kind: type[E], *conditions: Any) -> list[E]:
+        m = _mapping(kind)
+        stmt = select(m.table).where(*conditions).order_by(m.table.c.id)
+        return [m.load(r) for r in self.conn.execute(stmt).mappings()]
+
+    def _ids(self, table: Table, *conditions: Any) -> list[str]:
+        stmt = select(table.c.id).where(*conditions).order_by(table.c.id)
+        return list(self.conn.execute(stmt).scalars())
+
+    # -- clusters ---------------------------------------------------------------------------
+    def cluster_ids(self) -> list[str]:
+        return self._ids(clusters)
+
+    def cluster_node_ids(self, cluster_id: str) -> list[str]:
+        return self._ids(nodes, nodes.c.cluster_id == cluster_id)
+
+    def cluster_volume_ids(self, cluster_id: str, visible_only: bool = True) -> list[str]:
+        conditions = [volumes.c.cluster_id == cluster_id]
+        if visible_only:
+            conditions.append(volumes.c.pending_op_id == "")
+        return self._ids(volumes, *conditions)
+
+    def cluster_volume_count(self, cluster_id: str) -> int:
+        stmt = select(func.count()).select_from(volumes).where(volumes.c.cluster_id == cluster_id)
+        return int(self.conn.execute(stmt).scalar_one())
+
+    def cluster_nodes(self, cluster_id: str) -> list[Node]:
+        return self._where(Node, nodes.c.cluster_id == cluster_id)
+
+    def mount_hosts(self, cluster_id: str) -> list[str]:
+        """storage[0] of every node of the cluster, ascending node id (Heketi's mount hosts)."""
+        stmt = (
+            select(nodes.c.storage_hostname)
+            .where(nodes.c.cluster_id == cluster_id)
+            .order_by(nodes.c.id)
+        )
+        return list(self.conn.execute(stmt).scalars())
+
+    # -- nodes ----------------------------------------------------------------------------
+    def node_with_hostname(
+        self, manage: str | None = None, storage: str | None = None
+    ) -> Node | None:
+        column = nodes.c.manage_hostname if manage is not None else nodes.c.storage_hostname
+        found = self._where(Node, column == (manage if manage is not None else storage))
+        return found[0] if found else None
+
+    def node_device_ids(self, node_id: str) -> list[str]:
+        return self._ids(devices, devices.c.node_id == node_id)
+
+    def node_devices(self, node_id: str) -> list[Device]:
+        return self._where(Device, devices.c.node_id == node_id)
+
+    def all_node_ids(self) -> list[str]:
+        return self._ids(nodes)
+
+    # -- devices --------------------------------------------------------------------------
+    def device_brick_ids(self, device_id: str) -> list[str]:
+        return self._ids(bricks, bricks.c.device_id == device_id)
+
+    def device_bricks(self, device_id: str) -> list[Brick]:
+        return self._where(Brick, bricks.c.device_id == device_id)
+
+    def placement_candidates(self, cluster_id: str) -> list[tuple[Device, Node]]:
+        """Online devices of online nodes of a cluster, in node then device id order."""
+        stmt = (
+            select(devices, nodes)
+            .join(nodes, devices.c.node_id == nodes.c.id)
+            .where(
+                and_(
+                    nodes.c.cluster_id == cluster_id,
+                    nodes.c.state == EntryState.ONLINE.value,
+                    devices.c.state == EntryState.ONLINE.value,
+                )
+            )
+            .order_by(nodes.c.id, devices.c.id)
+        )
+        result = []
+        for row in self.conn.execute(stmt):
+            device_row = {c.name: row._mapping[c] for c in devices.c}
+            node_row = {c.name: row._mapping[c] for c in nodes.c}
+            result.append((rows.device_from(device_row), rows.node_from(node_row)))  # type: ignore[arg-type]
+        return result
+
+    # -- volumes and bricks -----------------------------------------------------------------
+    def visible_volume_ids(self) -> list[str]:
+        return self._ids(volumes, volumes.c.pending_op_id == "")
+
+    def volume_named(self, cluster_id: str, name: str) -> Volume | None:
+        found = self._where(Volume, volumes.c.cluster_id == cluster_id, volumes.c.name == name)
+        return found[0] if found else None
+
+    def volume_bricks(self, volume_id: str) -> list[Brick]:
+        return self._where(Brick, bricks.c.volume_id == volume_id)
+
+    def operation_bricks(self, op_id: str) -> list[Brick]:
+        return self._where(Brick, bricks.c.pending_op_id == op_id)
+
+    # -- db attributes --------------------------------------------------------------------
+    def attributes(self) -> dict[str, str]:
+        result = self.conn.execute(select(db_attributes)).mappings()
+        return {r["key"]: r["value"] for r in result}
+
+    def set_attribute(self, key: str, value: str) -> None:
+        self.conn.execute(db_attributes.delete().where(db_attributes.c.key == key))
+        self.conn.execute(db_attributes.insert().values(key=key, value=value))
+
+
+class SqlStore:
+    """Owns the engine; hands out read and write transactions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._write_lock = threading.RLock()
+
+    @contextmanager
+    def write(self) -> Iterator[Transaction]:
+        with self._write_lock, self.engine.begin() as conn:
+            yield Transaction(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Transaction]:
+        with self.engine.connect() as conn:
+            yield Transaction(conn)
+
+    def backup_bytes(self) -> bytes:
+        """A consistent copy of an SQLite database (GET /backup/db)."""
+        if self.engine.dialect.name != "sqlite":
+            raise NotImplementedError("backup is only available for SQLite stores")
+        import sqlite3
+        import tempfile
+
+        raw = self.engine.raw_connection()
+        try:
+            with tempfile.NamedTemporaryFile(suffix=".db") as tmp:
+                target = sqlite3.connect(tmp.name)
+                raw.driver_connection.backup(target)  # type: ignore[union-attr]
+                target.close()
+                return Path(tmp.name).read_bytes()
+        finally:
+            raw.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    # WAL lets readers run beside the writer; NORMAL sync is durable across process crashes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def sqlite_url(path: str) -> str:
+    return f"sqlite:///{path}"

@@ -1,0 +1,121 @@
+"""Table definitions (SQLAlchemy Core). Portable SQL only: SQLite by default, PostgreSQL later.
+The migrations in migrations/versions create exactly these tables."""
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+ID = String(32)
+
+clusters = Table(
+    "clusters",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("block", Boolean, nullable=False),
+    Column("file", Boolean, nullable=False),
+)
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("cluster_id", ID, ForeignKey("clusters.id"), nullable=False, index=True),
+    Column("zone", Integer, nullable=False),
+    # Only manage[0] and storage[0] are used; they are unique across all clusters.
+    Column("manage_hostname", String(255), nullable=False, unique=True),
+    Column("storage_hostname", String(255), nullable=False, unique=True),
+    Column("manage_hostnames", JSON, nullable=False),
+    Column("storage_hostnames", JSON, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("node_id", ID, ForeignKey("nodes.id"), nullable=False, index=True),
+    Column("name", String(4096), nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("free", BigInteger, nullable=False),
+    Column("used", BigInteger, nullable=False),
+    Column("extent_size", BigInteger, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("paths", JSON, nullable=False),
+    Column("pv_uuid", String(64), nullable=False),
+    Column("backend", String(16), nullable=False),
+)
+
+volumes = Table(
+    "volumes",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("cluster_id", ID, ForeignKey("clusters.id"), nullable=False, index=True),
+    Column("name", String(255), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("durability_type", String(16), nullable=False),
+    Column("replica", Integer, nullable=False),
+    Column("disperse_data", Integer, nullable=False),
+    Column("disperse_redundancy", Integer, nullable=False),
+    Column("gid", BigInteger, nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("block", Boolean, nullable=False),
+    Column("snapshot_enable", Boolean, nullable=False),
+    Column("snapshot_factor", Float, nullable=False),
+    Column("block_free_size", Integer, nullable=False),
+    Column("block_reserved_size", Integer, nullable=False),
+    Column("block_restriction", String(32), nullable=False),
+    Column("pending_op_id", ID, nullable=False),
+    UniqueConstraint("cluster_id", "name", name="uq_volume_name_per_cluster"),
+)
+
+bricks = Table(
+    "bricks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("volume_id", ID, ForeignKey("volumes.id"), nullable=False, index=True),
+    Column("device_id", ID, ForeignKey("devices.id"), nullable=False, index=True),
+    Column("node_id", ID, ForeignKey("nodes.id"), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("tp_size", BigInteger, nullable=False),
+    Column("pool_metadata_size", BigInteger, nullable=False),
+    Column("set_index", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("subtype", Integer, nullable=False),
+    # Set only where gluster chose the path (snapshot clones); "" means the derived path.
+    Column("path", String(4096), nullable=False),
+    Column("pending_op_id", ID, nullable=False),
+)
+
+pending_operations = Table(
+    "pending_operations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("type", Integer, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("changes", JSON, nullable=False),
+)
+
+db_attributes = Table(
+    "db_attributes",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("value", String(4096), nullable=False),
+)
+
+Index("ix_volumes_visible", volumes.c.pending_op_id, volumes.c.id)
