@@ -7,10 +7,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from jwt.warnings import InsecureKeyLengthWarning
+
+# Heketi accepts keys of any length and its users' keys are often short ("My Secret"); the
+# admin chose the key, so a warning on every request would only flood the log.
+warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
 
