@@ -44,6 +44,7 @@ def service_settings(settings: Settings) -> ServiceSettings:
         volume_limit=g.volume_limit,
         pre_request_volume_options=g.pre_request_volume_options,
         post_request_volume_options=g.post_request_volume_options,
+        block_hosting_volume_options=g.block_hosting_volume_options,
         create_retries=g.operation_retry_limits.volume_create,
         default_backend=g.brick_backend,
     )

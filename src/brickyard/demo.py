@@ -36,7 +36,10 @@ def topology() -> dict[str, object]:
                 "nodes": [
                     {
                         "node": {
-                            "hostnames": {"manage": [f"node{i}.example.com"], "storage": [f"10.0.0.{i}"]},
+                            "hostnames": {
+                                "manage": [f"node{i}.example.com"],
+                                "storage": [f"10.0.0.{i}"],
+                            },
                             "zone": i,
                         },
                         "devices": ["/dev/sdb", {"name": "/dev/sdc", "destroydata": False}],
@@ -96,19 +99,25 @@ def main() -> None:
     (DEMO_DIR / "topology.json").write_text(json.dumps(topology(), indent=2))
     server_log = open(DEMO_DIR / "server.log", "wb")  # noqa: SIM115 - kept open for the child
     heketi = str(Path(sys.executable).with_name("heketi"))
-    print(f"$ heketi --config={DEMO_DIR / 'heketi.json'}   (simulated nodes, port {port})", flush=True)
-    server = subprocess.Popen([heketi, f"--config={DEMO_DIR / 'heketi.json'}"], stdout=server_log, stderr=server_log)
+    print(
+        f"$ heketi --config={DEMO_DIR / 'heketi.json'}   (simulated nodes, port {port})", flush=True
+    )
+    server = subprocess.Popen(
+        [heketi, f"--config={DEMO_DIR / 'heketi.json'}"], stdout=server_log, stderr=server_log
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/hello", server)
         env = dict(os.environ)
-        env.update(
-            HEKETI_CLI_SERVER=f"http://127.0.0.1:{port}", HEKETI_CLI_USER="admin", HEKETI_CLI_KEY=ADMIN_KEY
-        )
+        env["HEKETI_CLI_SERVER"] = f"http://127.0.0.1:{port}"
+        env["HEKETI_CLI_USER"] = "admin"
+        env["HEKETI_CLI_KEY"] = ADMIN_KEY
         run(env, "topology", "load", f"--json={DEMO_DIR / 'topology.json'}")
         run(env, "cluster", "list")
         run(env, "node", "list")
         created = run(env, "volume", "create", "--size=1")
-        volume_id = next(line.split(": ", 1)[1] for line in created.splitlines() if line.startswith("Volume Id:"))
+        volume_id = next(
+            line.split(": ", 1)[1] for line in created.splitlines() if line.startswith("Volume Id:")
+        )
         run(env, "volume", "list")
         run(env, "volume", "info", volume_id)
         run(env, "topology", "info")

@@ -87,10 +87,7 @@ def node_add(body: bytes) -> NodeAddRequest:
             hostnames.add(key, "cannot be blank")
         elif not all(is_valid_hostname(n) for n in names):
             hostnames.add(key, f"[{' '.join(names)}] is not a valid {key} hostname")
-    if not data["hostnames"]["manage"] and not data["hostnames"]["storage"]:
-        v.add("hostnames", "cannot be blank")
-    else:
-        v.nested("hostnames", hostnames)
+    v.nested("hostnames", hostnames)
     _check_id(v, "cluster", data["cluster"])
     _check_tags(v, data["tags"])
     _fail(v)
@@ -156,7 +153,7 @@ def volume_create(body: bytes) -> VolumeCreateRequest:
         v.add("size", "cannot be blank")
     elif data["size"] < 1:
         v.add("size", "must be no less than 1")
-    if data["name"] and not VOLUME_NAME.match(data["name"]):
+    if data["name"] and not VOLUME_NAME.fullmatch(data["name"]):
         v.add("name", "must be in a valid format")
     _fail(v)
     durability = data["durability"]
@@ -195,7 +192,7 @@ def volume_expand(body: bytes) -> int:
 def volume_clone(body: bytes) -> str:
     data = decode_body(body, CLONE_SPEC)
     v = Validation()
-    if data["name"] and not VOLUME_NAME.match(data["name"]):
+    if data["name"] and not VOLUME_NAME.fullmatch(data["name"]):
         v.add("name", "must be in a valid format")
     _fail(v)
     return str(data["name"])

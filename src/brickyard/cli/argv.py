@@ -55,9 +55,12 @@ _GLOBAL: dict[str, tuple[str, str]] = {
 
 def _local_option(cmd: click.Command, name: str) -> click.Option | None:
     for param in cmd.params:
-        if isinstance(param, click.Option) and not isinstance(param, GlobalOption):
-            if name in param.opts or name in param.secondary_opts:
-                return param
+        if (
+            isinstance(param, click.Option)
+            and not isinstance(param, GlobalOption)
+            and (name in param.opts or name in param.secondary_opts)
+        ):
+            return param
     return None
 
 
@@ -101,7 +104,9 @@ class _Walker:
             try:
                 setattr(self.flags, attr, parse_go_bool(text))
             except ValueError as exc:
-                raise CobraUsageError(f'invalid argument "{text}" for "{flag}" flag: {exc}') from None
+                raise CobraUsageError(
+                    f'invalid argument "{text}" for "{flag}" flag: {exc}'
+                ) from None
             return
         text = self.next_value(flag) if value is None else value
         if kind == "list":

@@ -9,6 +9,7 @@ from brickyard.cli.common import require, show
 from brickyard.cli.params import CobraGroup, bool_flag, leaf
 from brickyard.cli.session import CliError, emit, session
 from brickyard.cli.tags import add_tag_commands
+from brickyard.client import HeketiError
 
 __all__ = ["device"]
 
@@ -87,7 +88,10 @@ def device_resync(cluster: bool, args: tuple[str, ...]) -> None:
         for node in found.get("nodes") or []:
             for dev in node.get("devices") or []:
                 emit(f"Now resyncing device {dev.get('id')}..\n")
-                client.device_resync(dev.get("id", ""))
+                try:
+                    client.device_resync(dev.get("id", ""))
+                except HeketiError:
+                    continue  # like heketi-cli: go on with the other devices
                 emit(
                     f"Device {dev.get('id')} (node {node.get('id')}) "
                     f"in cluster {object_id} updated\n"

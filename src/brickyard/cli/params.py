@@ -49,7 +49,7 @@ def _flag_name(param: click.Parameter | None) -> str:
     return (longs or param.opts)[0]
 
 
-class _GoType(click.ParamType):
+class _GoType(click.ParamType):  # type: ignore[type-arg]  # generic only in click >= 8.4
     go_parser = "strconv.ParseInt"
 
     def parse(self, value: str) -> Any:

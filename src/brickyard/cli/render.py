@@ -113,8 +113,7 @@ def node_summary(node: Obj) -> str:
         f"Cluster Id: {node.get('cluster', '')}\n"
         f"Zone: {gv(node.get('zone', 0))}\n"
         f"Management Hostname: {_first(hostnames.get('manage'))}\n"
-        f"Storage Hostname: {_first(hostnames.get('storage'))}\n"
-        + _tags_block(node.get("tags"))
+        f"Storage Hostname: {_first(hostnames.get('storage'))}\n" + _tags_block(node.get("tags"))
     )
 
 
@@ -332,7 +331,9 @@ def _topology_volume(volume: Obj) -> str:
         )
     snapshot = _obj(volume.get("snapshot"))
     if snapshot.get("enable"):
-        text += f"\n\tSnapshot: Enabled\n\tSnapshot Factor: {go_float32_2f(snapshot.get('factor'))}\n"
+        text += (
+            f"\n\tSnapshot: Enabled\n\tSnapshot Factor: {go_float32_2f(snapshot.get('factor'))}\n"
+        )
     else:
         text += "\n\tSnapshot: Disabled\n"
     text += "\n\t\tBricks:"

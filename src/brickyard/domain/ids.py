@@ -12,4 +12,4 @@ def new_id() -> str:
 
 def is_valid_id(value: str) -> bool:
     """Request-side check: exactly 32 hex digits, either case (lookups stay case-sensitive)."""
-    return bool(ID_PATTERN.match(value))
+    return bool(ID_PATTERN.fullmatch(value))

@@ -139,11 +139,20 @@ class Durability:
         return self.data if self.type is DurabilityType.DISPERSE else 1
 
 
+BLOCK_HOSTING_RESERVE_PERCENT = 2
+
+
 @dataclass
 class BlockInfo:
+    """Space of a block-hosting volume, in GiB: Heketi keeps 2 % of the raw size in reserve."""
+
     free_size: int = 0
     reserved_size: int = 0
     restriction: str = ""
+
+    def with_raw_capacity(self, gib: int) -> BlockInfo:
+        free = gib * (100 - BLOCK_HOSTING_RESERVE_PERCENT) // 100
+        return BlockInfo(self.free_size + free, self.reserved_size + gib - free, self.restriction)
 
 
 @dataclass

@@ -68,34 +68,70 @@ def _weight(candidate: Candidate, free: int, current: SetInProgress) -> tuple[in
     return (0 if candidate.zone not in current.zones else 1, -free, candidate.device_id)
 
 
+class _Chooser:
+    """Picks the best acceptable device for one position, tracking free space as it goes."""
+
+    def __init__(self, request: PlacementRequest, candidates: Sequence[Candidate]) -> None:
+        self.request = request
+        self.candidates = candidates
+        self.filters: list[DeviceFilter] = [different_node]
+        if request.strict_zones:
+            self.filters.append(different_zone)
+        self.free = {c.device_id: c.free for c in candidates}
+        # Devices share a few extent sizes: compute each brick's space once per extent size.
+        self.space_for: dict[int, BrickSpace] = {}
+
+    def _space(self, extent_size: int) -> BrickSpace:
+        space = self.space_for.get(extent_size)
+        if space is None:
+            r = self.request
+            space = brick_space(r.brick_size, r.snapshot_factor, extent_size)
+            self.space_for[extent_size] = space
+        return space
+
+    def choose(
+        self, current: SetInProgress, excluded_device: str = ""
+    ) -> tuple[Candidate, BrickSpace]:
+        best: tuple[tuple[int, int, str], Candidate, BrickSpace] | None = None
+        for candidate in self.candidates:
+            if candidate.device_id == excluded_device:
+                continue
+            if not all(f(candidate, current) for f in self.filters):
+                continue
+            space = self._space(candidate.extent_size)
+            left = self.free[candidate.device_id]
+            if left <= space.total:  # Heketi requires strictly more free than needed
+                continue
+            weight = _weight(candidate, left, current)
+            if best is None or weight < best[0]:
+                best = (weight, candidate, space)
+        if best is None:
+            raise NoSpace()
+        _, chosen, space = best
+        self.free[chosen.device_id] -= space.total
+        current.nodes.add(chosen.node_id)
+        current.zones.add(chosen.zone)
+        return chosen, space
+
+
 def plan_bricks(request: PlacementRequest, candidates: Sequence[Candidate]) -> list[PlacedBrick]:
     """Place request.sets x request.bricks_per_set bricks, or raise NoSpace."""
-    filters: list[DeviceFilter] = [different_node]
-    if request.strict_zones:
-        filters.append(different_zone)
-    free = {c.device_id: c.free for c in candidates}
+    chooser = _Chooser(request, candidates)
     placed: list[PlacedBrick] = []
     for set_index in range(request.sets):
         current = SetInProgress()
         for position in range(request.bricks_per_set):
-            best: tuple[tuple[int, int, str], Candidate, BrickSpace] | None = None
-            for candidate in candidates:
-                if not all(f(candidate, current) for f in filters):
-                    continue
-                space = brick_space(
-                    request.brick_size, request.snapshot_factor, candidate.extent_size
-                )
-                left = free[candidate.device_id]
-                if left <= space.total:  # Heketi requires strictly more free than needed
-                    continue
-                weight = _weight(candidate, left, current)
-                if best is None or weight < best[0]:
-                    best = (weight, candidate, space)
-            if best is None:
-                raise NoSpace()
-            _, chosen, space = best
-            free[chosen.device_id] -= space.total
-            current.nodes.add(chosen.node_id)
-            current.zones.add(chosen.zone)
+            chosen, space = chooser.choose(current)
             placed.append(PlacedBrick(chosen.device_id, chosen.node_id, set_index, position, space))
     return placed
+
+
+def plan_replacement(
+    request: PlacementRequest,
+    candidates: Sequence[Candidate],
+    others: SetInProgress,
+    old_device: str,
+) -> tuple[Candidate, BrickSpace]:
+    """One brick to replace another of a set: same rules as create, never on the old device
+    nor on a node (or, with strict zones, a zone) used by the set's other bricks."""
+    return _Chooser(request, candidates).choose(others, excluded_device=old_device)

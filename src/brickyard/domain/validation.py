@@ -20,6 +20,8 @@ MAX_TAG_VALUE = 64
 
 def is_valid_hostname(value: str) -> bool:
     """An IP address or a DNS name (labels of letters, digits and inner hyphens)."""
+    if "%" in value:  # IPv6 zone ids name a local interface, never a peer
+        return False
     try:
         ipaddress.ip_address(value)
         return True
@@ -28,11 +30,11 @@ def is_valid_hostname(value: str) -> bool:
     if not value or len(value) > 253:
         return False
     name = value[:-1] if value.endswith(".") else value
-    return all(_DNS_LABEL.match(label) for label in name.split("."))
+    return all(_DNS_LABEL.fullmatch(label) for label in name.split("."))
 
 
 def is_valid_device_name(value: str) -> bool:
-    return bool(DEVICE_NAME.match(value)) and ".." not in value.split("/")
+    return bool(DEVICE_NAME.fullmatch(value)) and ".." not in value.split("/")
 
 
 def tag_errors(tags: dict[str, str]) -> str | None:
@@ -42,7 +44,7 @@ def tag_errors(tags: dict[str, str]) -> str | None:
     for key, value in tags.items():
         if not key:
             return "tag names may not be empty"
-        if len(key) > MAX_TAG_NAME or not TAG_NAME.match(key):
+        if len(key) > MAX_TAG_NAME or not TAG_NAME.fullmatch(key):
             return f"invalid characters in tag name {key}"
         if len(value) > MAX_TAG_VALUE:
             return f"value of tag {key} is too long"

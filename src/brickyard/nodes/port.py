@@ -125,6 +125,12 @@ class NodeAgent(Protocol):
         self, via: NodeAddress, volume: GlusterVolumeSpec, new_bricks: list[GlusterBrick]
     ) -> None: ...
 
+    async def replace_brick(
+        self, via: NodeAddress, volume: str, old: GlusterBrick, new: GlusterBrick
+    ) -> None:
+        """`gluster volume replace-brick <volume> <old> <new> commit force`."""
+        ...
+
     async def volume_destroy(self, via: NodeAddress, name: str) -> None:
         """Stop (force) and delete; a volume that does not exist counts as destroyed."""
         ...

@@ -60,6 +60,17 @@ class SimGlusterVolume:
 class SimTrustedPool:
     peers: set[str] = field(default_factory=set)  # storage hostnames
     volumes: dict[str, SimGlusterVolume] = field(default_factory=dict)
+    brick_owner: dict[GlusterBrick, str] = field(default_factory=dict)  # brick -> volume name
+
+    def add_bricks(self, volume: str, bricks: list[GlusterBrick]) -> None:
+        for brick in bricks:
+            self.brick_owner[brick] = volume
+
+    def remove_volume(self, name: str) -> None:
+        volume = self.volumes.pop(name, None)
+        if volume is not None:
+            for brick in volume.bricks:
+                self.brick_owner.pop(brick, None)
 
 
 @dataclass
@@ -241,14 +252,11 @@ class SimNodeAgent:
 
     async def brick_destroy(self, node: NodeAddress, brick: BrickSpec) -> bool:
         sim = await self._enter(node, "brick_destroy")
-        for volume in sim.pool.volumes.values():
-            if (
-                GlusterBrick(node.storage, brick.path) in volume.bricks
-                and volume.status == "Started"
-            ):
-                raise _error(
-                    f"umount {brick.mount_point}", f"umount: {brick.mount_point}: target is busy."
-                )
+        owner = sim.pool.brick_owner.get(GlusterBrick(node.storage, brick.path))
+        if owner is not None and sim.pool.volumes[owner].status == "Started":
+            raise _error(
+                f"umount {brick.mount_point}", f"umount: {brick.mount_point}: target is busy."
+            )
         sim.mounts.pop(brick.mount_point, None)
         sim.fstab = [line for line in sim.fstab if f"brick_{brick.id}" not in line]
         sim.directories.discard(brick.path)
@@ -259,7 +267,6 @@ class SimNodeAgent:
 
     # -- gluster volumes ----------------------------------------------------------------------
     def _check_bricks(self, sim: SimNode, name: str, bricks: list[GlusterBrick]) -> None:
-        in_use = {b for v in sim.pool.volumes.values() for b in v.bricks}
         for brick in bricks:
             owner = self.world.by_storage(brick.host)
             if brick.host not in sim.pool.peers or owner is None:
@@ -274,7 +281,7 @@ class SimNodeAgent:
                     f"volume create: {name}: failed: Failed to find brick directory {brick.path} "
                     f"for volume {name}. Reason : No such file or directory",
                 )
-            if brick in in_use:
+            if brick in sim.pool.brick_owner:
                 raise _error(
                     f"gluster volume create {name}",
                     f"volume create: {name}: failed: {brick} is already part of a volume",
@@ -295,6 +302,7 @@ class SimNodeAgent:
         self._check_bricks(sim, volume.name, volume.bricks)
         created = SimGlusterVolume(volume.name, list(volume.bricks), options=dict(volume.options))
         sim.pool.volumes[volume.name] = created
+        sim.pool.add_bricks(volume.name, volume.bricks)
         created.status = "Started"
 
     async def volume_expand(
@@ -309,10 +317,29 @@ class SimNodeAgent:
             )
         self._check_bricks(sim, volume.name, new_bricks)
         existing.bricks.extend(new_bricks)
+        sim.pool.add_bricks(volume.name, new_bricks)
+
+    async def replace_brick(
+        self, via: NodeAddress, volume: str, old: GlusterBrick, new: GlusterBrick
+    ) -> None:
+        sim = await self._enter(via, "replace_brick")
+        command = f"gluster volume replace-brick {volume} {old} {new} commit force"
+        existing = sim.pool.volumes.get(volume)
+        if existing is None:
+            raise _error(command, f"volume replace-brick: failed: Volume {volume} does not exist")
+        if old not in existing.bricks:
+            raise _error(
+                command,
+                f"volume replace-brick: failed: brick: {old} does not exist in volume: {volume}",
+            )
+        self._check_bricks(sim, volume, [new])
+        existing.bricks[existing.bricks.index(old)] = new
+        sim.pool.brick_owner.pop(old, None)
+        sim.pool.add_bricks(volume, [new])
 
     async def volume_destroy(self, via: NodeAddress, name: str) -> None:
         sim = await self._enter(via, "volume_destroy")
-        sim.pool.volumes.pop(name, None)
+        sim.pool.remove_volume(name)
 
     async def volume_info(self, via: NodeAddress, name: str) -> GlusterVolumeInfo | None:
         sim = await self._enter(via, "volume_info")
@@ -334,4 +361,5 @@ class SimNodeAgent:
             for i, b in enumerate(origin.bricks)
         ]
         sim.pool.volumes[clone] = SimGlusterVolume(clone, bricks, "Started", dict(origin.options))
+        sim.pool.add_bricks(clone, bricks)
         return GlusterVolumeInfo(clone, "Started", bricks, dict(origin.options))

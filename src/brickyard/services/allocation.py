@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from ..domain.errors import NoSpace, OperationFailed, PlacementError
 from ..domain.ids import new_id
-from ..domain.model import Brick, BrickSubType, Device, Volume
-from ..domain.placement import Candidate, PlacedBrick, PlacementRequest, plan_bricks
+from ..domain.model import Brick, BrickSubType, Volume
+from ..domain.placement import PlacedBrick, PlacementRequest, plan_bricks
 from ..domain.sizing import BrickLimits, MinimumBrickSizeReached, brick_layouts
 from ..domain.units import GIB
 from ..store.sql import Transaction
@@ -34,7 +34,7 @@ class TooManyBricks(PlacementError):
 @dataclass
 class Allocation:
     bricks: list[Brick]
-    devices: dict[str, Device]  # devices whose space was reserved, to be written back
+    space: dict[str, int]  # KiB to move from free to used, per device
 
 
 def allocate(
@@ -51,11 +51,9 @@ def allocate(
     until it fits; reserve the space on the chosen devices."""
     if not tx.cluster_node_ids(volume.cluster_id):
         raise NoNodes()
-    pairs = tx.placement_candidates(volume.cluster_id)
-    if not pairs:
+    candidates = tx.placement_candidates(volume.cluster_id)
+    if not candidates:
         raise NoDevices()
-    devices = {d.id: d for d, _ in pairs}
-    candidates = [Candidate(d.id, n.id, n.zone, d.free, d.extent_size) for d, n in pairs]
     per_set = volume.durability.bricks_per_set
     layouts = brick_layouts(size_gib * GIB, volume.durability.data_bricks_per_set, limits)
     while True:
@@ -70,22 +68,16 @@ def allocate(
             placed = plan_bricks(request, candidates)
         except NoSpace:
             continue
-        return _reserve(volume, placed, devices, op_id, first_set_index)
+        return _bricks_of(volume, placed, op_id, first_set_index)
 
 
-def _reserve(
-    volume: Volume,
-    placed: list[PlacedBrick],
-    devices: dict[str, Device],
-    op_id: str,
-    first_set_index: int,
+def _bricks_of(
+    volume: Volume, placed: list[PlacedBrick], op_id: str, first_set_index: int
 ) -> Allocation:
     bricks: list[Brick] = []
-    touched: dict[str, Device] = {}
+    space: dict[str, int] = {}
     for p in placed:
-        device = devices[p.device_id]
-        device.reserve(p.space.total)
-        touched[device.id] = device
+        space[p.device_id] = space.get(p.device_id, 0) + p.space.total
         bricks.append(
             Brick(
                 id=new_id(),
@@ -101,23 +93,22 @@ def _reserve(
                 pending_op_id=op_id,
             )
         )
-    return Allocation(bricks, touched)
+    return Allocation(bricks, space)
 
 
 def write_allocation(tx: Transaction, allocation: Allocation) -> None:
-    for device in allocation.devices.values():
-        tx.update(device)
+    tx.adjust_device_space(allocation.space)
     tx.add_all(allocation.bricks)
 
 
 def release_bricks(tx: Transaction, bricks: list[Brick], reclaimed: set[str]) -> None:
     """Remove brick records; give space back only where the node really freed it."""
+    space: dict[str, int] = {}
     for brick in bricks:
-        device = tx.get(Device, brick.device_id)
-        if device is not None and brick.id in reclaimed:
-            device.release(brick.space)
-            tx.update(device)
+        if brick.id in reclaimed:
+            space[brick.device_id] = space.get(brick.device_id, 0) - brick.space
         tx.delete(Brick, brick.id)
+    tx.adjust_device_space(space)
 
 
 def describe_cluster_failures(errors: dict[str, Exception]) -> OperationFailed:

@@ -16,6 +16,7 @@ class ServiceSettings:
     volume_limit: int | None = 1000  # per cluster; None = unlimited
     pre_request_volume_options: str = ""
     post_request_volume_options: str = ""
+    block_hosting_volume_options: str = "group gluster-block"
     create_retries: int = 4
     default_backend: str = "lvm"
 

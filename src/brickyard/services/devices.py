@@ -9,6 +9,7 @@ from ..domain.errors import BrickyardError, Conflict, InvalidRequest, NotFound, 
 from ..domain.ids import new_id
 from ..domain.model import Brick, Device, EntryState, Node
 from .context import ServiceContext
+from .evict import BrickEviction
 from .jobs import Job
 from .lookup import address, device_spec, require
 from .nodes import check_transition
@@ -33,8 +34,9 @@ class DeviceView:
 
 
 class DeviceService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, eviction: BrickEviction) -> None:
         self.ctx = ctx
+        self.eviction = eviction
 
     def info(self, device_id: str) -> DeviceView:
         with self.ctx.store.read() as tx:
@@ -107,15 +109,14 @@ class DeviceService:
             require(tx, Device, device_id)
 
         async def run() -> str | None:
+            with self.ctx.store.read() as tx:
+                device = require(tx, Device, device_id)
+            check_transition("Device", "device", device_id, device.state, state)
+            if state is EntryState.FAILED and device.state is not EntryState.FAILED:
+                await self.eviction.remove_device(device_id)
+                return None
             with self.ctx.store.write() as tx:
                 device = require(tx, Device, device_id)
-                check_transition("Device", "device", device_id, device.state, state)
-                leaving = state is EntryState.FAILED and device.state is not EntryState.FAILED
-                if leaving and tx.device_brick_ids(device_id):
-                    raise OperationFailed(
-                        f"Unable to delete device [{device_id}] as no device was found to "
-                        "replace it: brick eviction is not available in this version"
-                    )
                 device.state = state
                 tx.update(device)
             return None

@@ -11,6 +11,7 @@ from ..domain.errors import BrickyardError, Conflict, InvalidRequest, NotFound, 
 from ..domain.ids import new_id
 from ..domain.model import Cluster, Device, EntryState, Node
 from .context import ServiceContext
+from .evict import BrickEviction
 from .jobs import Job
 from .lookup import address, require
 from .tags import apply_tag_change
@@ -34,8 +35,9 @@ class NodeView:
 
 
 class NodeService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, eviction: BrickEviction) -> None:
         self.ctx = ctx
+        self.eviction = eviction
 
     def info(self, node_id: str) -> NodeView:
         with self.ctx.store.read() as tx:
@@ -126,18 +128,14 @@ class NodeService:
             require(tx, Node, node_id)
 
         async def run() -> str | None:
+            with self.ctx.store.read() as tx:
+                node = require(tx, Node, node_id)
+            check_transition("Node", "node", node_id, node.state, state)
+            if state is EntryState.FAILED and node.state is not EntryState.FAILED:
+                await self.eviction.remove_node(node_id)
+                return None
             with self.ctx.store.write() as tx:
                 node = require(tx, Node, node_id)
-                check_transition("Node", "node", node_id, node.state, state)
-                if state is EntryState.FAILED and node.state is not EntryState.FAILED:
-                    for device in tx.node_devices(node_id):
-                        if tx.device_brick_ids(device.id):
-                            raise OperationFailed(
-                                f"Unable to delete device [{device.id}] as no device was found "
-                                "to replace it: brick eviction is not available in this version"
-                            )
-                        device.state = EntryState.FAILED
-                        tx.update(device)
                 node.state = state
                 tx.update(node)
             return None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .clusters import ClusterService
 from .context import ServiceContext
 from .devices import DeviceService
+from .evict import BrickEviction
 from .nodes import NodeService
 from .volumes import VolumeService
 
@@ -18,9 +19,17 @@ class Services:
     nodes: NodeService
     devices: DeviceService
     volumes: VolumeService
+    eviction: BrickEviction
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
+        volumes = VolumeService(ctx)
+        eviction = BrickEviction(ctx, volumes)
         return cls(
-            ctx, ClusterService(ctx), NodeService(ctx), DeviceService(ctx), VolumeService(ctx)
+            ctx,
+            ClusterService(ctx),
+            NodeService(ctx, eviction),
+            DeviceService(ctx, eviction),
+            volumes,
+            eviction,
         )

@@ -22,6 +22,7 @@ from ..domain.errors import (
 )
 from ..domain.ids import new_id
 from ..domain.model import (
+    BlockInfo,
     Brick,
     Change,
     ChangeType,
@@ -67,6 +68,23 @@ class VolumeCreateRequest:
     block: bool = False
     snapshot_enable: bool = False
     snapshot_factor: float = 0.0
+
+
+@dataclass
+class Plan:
+    """What an operation will make on the nodes, with the records it needs to address them."""
+
+    op_id: str
+    volume: Volume
+    bricks: list[Brick]
+    devices: dict[str, Device]
+    nodes: dict[str, Node]
+
+    @classmethod
+    def load(cls, tx: Transaction, op_id: str, volume: Volume, bricks: list[Brick]) -> Plan:
+        devices = tx.devices_by_id({b.device_id for b in bricks})
+        nodes = tx.nodes_by_id({b.node_id for b in bricks})
+        return cls(op_id, volume, bricks, devices, nodes)
 
 
 @dataclass
@@ -136,6 +154,7 @@ class VolumeService:
         settings = self.ctx.settings
         options = (
             settings.pre_request_volume_options.split(",")
+            + ([settings.block_hosting_volume_options] if request.block else [])
             + list(request.options)
             + settings.post_request_volume_options.split(",")
         )
@@ -150,38 +169,44 @@ class VolumeService:
             block=request.block,
             snapshot_enable=request.snapshot_enable,
             snapshot_factor=request.snapshot_factor if request.snapshot_enable else 1.0,
+            block_info=BlockInfo().with_raw_capacity(request.size)
+            if request.block
+            else BlockInfo(),
         )
 
     def begin_create(self, request: VolumeCreateRequest) -> Job:
         volume = self._new_volume(request)
-        op_id = self._build_create(volume, request.clusters)
+        first = self._build_create(volume, request.clusters)
 
         async def run() -> str | None:
             attempts = 1 + max(0, self.ctx.settings.create_retries)
-            current = op_id
+            plan = first
             for attempt in range(attempts):
                 try:
-                    await self._exec_create(current, volume.id)
-                    self._finalize(current)
+                    await self._exec_create(plan)
+                    self._finalize(plan.op_id)
                     return f"/volumes/{volume.id}"
                 except BrickyardError as exc:
                     log.warning(
                         "volume %s create attempt %d failed: %s", volume.name, attempt + 1, exc
                     )
-                    await self._roll_back_create(current, volume.id)
+                    await self._roll_back_create(plan.op_id, volume.id)
                     if attempt + 1 == attempts:
                         raise
                     try:
-                        current = self._build_create(volume, request.clusters)
+                        plan = self._build_create(volume, request.clusters)
                     except BrickyardError:
                         raise exc from None
             raise AssertionError("unreachable")
 
         return Job(
-            run, throttled=True, description=f"create volume {volume.name}", operation_id=op_id
+            run,
+            throttled=True,
+            description=f"create volume {volume.name}",
+            operation_id=first.op_id,
         )
 
-    def _build_create(self, volume: Volume, requested_clusters: list[str]) -> str:
+    def _build_create(self, volume: Volume, requested_clusters: list[str]) -> Plan:
         with self.ctx.store.write() as tx:
             cluster_ids = requested_clusters or tx.cluster_ids()
             errors: dict[str, Exception] = {}
@@ -207,7 +232,7 @@ class VolumeService:
                         volume,
                         volume.size,
                         self.ctx.settings.limits,
-                        self._strict_zones(volume),
+                        self.strict_zones(volume),
                         op.id,
                     )
                 except (NoNodes, NoDevices) as exc:
@@ -224,7 +249,7 @@ class VolumeService:
                 tx.add(op)
                 tx.add(volume)
                 write_allocation(tx, allocation)
-                return op.id
+                return Plan.load(tx, op.id, volume, allocation.bricks)
             raise describe_cluster_failures(errors)
 
     def _ineligible(self, tx: Transaction, cluster_id: str, volume: Volume) -> str:
@@ -241,22 +266,12 @@ class VolumeService:
             return f"Cluster has {count} volumes and limit is {limit}"
         return ""
 
-    def _strict_zones(self, volume: Volume) -> bool:
+    def strict_zones(self, volume: Volume) -> bool:
         for option in volume.options:
             key, _, value = option.partition(" ")
             if key == "user.heketi.zone-checking":
                 return value.strip() == "strict"
         return self.ctx.settings.strict_zones
-
-    def _load_plan(
-        self, op_id: str, volume_id: str
-    ) -> tuple[Volume, list[Brick], dict[str, Device], dict[str, Node]]:
-        with self.ctx.store.read() as tx:
-            volume = require(tx, Volume, volume_id)
-            bricks = tx.volume_bricks(volume_id)
-            devices = {b.device_id: require(tx, Device, b.device_id) for b in bricks}
-            nodes = {n.id: n for n in tx.cluster_nodes(volume.cluster_id)}
-        return volume, bricks, devices, nodes
 
     async def _make_bricks(
         self,
@@ -288,33 +303,23 @@ class VolumeService:
                 raise first
             raise OperationFailed(f"brick create failed: {first}") from first
 
-    async def _exec_create(self, op_id: str, volume_id: str) -> None:
-        volume, bricks, devices, nodes = self._load_plan(op_id, volume_id)
-        self.ctx.in_flight.add(op_id)
+    async def _exec_create(self, plan: Plan) -> None:
+        self.ctx.in_flight.add(plan.op_id)
         try:
-            await self._make_bricks(bricks, volume, devices, nodes)
-            spec = gluster_spec(volume, bricks, nodes)
-            via = address(nodes[_gluster_order(bricks)[0].node_id])
+            await self._make_bricks(plan.bricks, plan.volume, plan.devices, plan.nodes)
+            spec = gluster_spec(plan.volume, plan.bricks, plan.nodes)
+            via = address(plan.nodes[_gluster_order(plan.bricks)[0].node_id])
             await self.ctx.agent.volume_create(via, spec)
         finally:
-            self.ctx.in_flight.discard(op_id)
+            self.ctx.in_flight.discard(plan.op_id)
 
-    def _finalize(self, op_id: str) -> None:
+    def _finalize(self, op_id: str, volume_id: str = "", size_delta: int = 0) -> None:
+        """Clear the pending markers the operation set, apply a size change, drop the entry."""
         with self.ctx.store.write() as tx:
-            op = require(tx, PendingOperation, op_id)
-            for change in op.changes:
-                if change.change in (ChangeType.ADD_VOLUME, ChangeType.EXPAND_VOLUME):
-                    volume = require(tx, Volume, change.id)
-                    volume.pending_op_id = ""
-                    volume.size += change.delta
-                    tx.update(volume)
-                elif change.change is ChangeType.ADD_BRICK:
-                    brick = require(tx, Brick, change.id)
-                    brick.pending_op_id = ""
-                    tx.update(brick)
+            tx.clear_pending(op_id, {volume_id: size_delta} if size_delta else None)
             tx.delete(PendingOperation, op_id)
 
-    async def _destroy_on_nodes(
+    async def destroy_on_nodes(
         self, volume: Volume, bricks: list[Brick], destroy_volume: bool
     ) -> set[str]:
         """Stop and delete the gluster volume (on any node that answers), then destroy bricks.
@@ -340,6 +345,9 @@ class VolumeService:
                 reclaimed.add(brick.id)
         return reclaimed
 
+    async def destroy_bricks(self, volume: Volume, bricks: list[Brick]) -> set[str]:
+        return await self.destroy_on_nodes(volume, bricks, destroy_volume=False)
+
     async def _destroy_gluster_volume(self, volume: Volume, nodes: list[Node]) -> None:
         last: BrickyardError | None = None
         for node in nodes:
@@ -359,24 +367,24 @@ class VolumeService:
             volume = require(tx, Volume, volume_id)
             bricks = tx.operation_bricks(op_id)
         try:
-            reclaimed = await self._destroy_on_nodes(volume, bricks, destroy_volume=True)
+            reclaimed = await self.destroy_on_nodes(volume, bricks, destroy_volume=True)
         except BrickyardError as exc:
             self._mark_failed(op_id)
             raise OperationFailed(f"rollback of volume {volume.name} failed: {exc}") from exc
         with self.ctx.store.write() as tx:
             release_bricks(tx, bricks, reclaimed)
             if len(reclaimed) != len(bricks):
-                self._mark_failed_in(tx, op_id)
+                self.mark_failed_in(tx, op_id)
                 return
             tx.delete(Volume, volume_id)
             tx.delete(PendingOperation, op_id)
 
     def _mark_failed(self, op_id: str) -> None:
         with self.ctx.store.write() as tx:
-            self._mark_failed_in(tx, op_id)
+            self.mark_failed_in(tx, op_id)
 
     @staticmethod
-    def _mark_failed_in(tx: Transaction, op_id: str) -> None:
+    def mark_failed_in(tx: Transaction, op_id: str) -> None:
         op = tx.get(PendingOperation, op_id)
         if op is not None:
             op.status = "failed"
@@ -414,7 +422,7 @@ class VolumeService:
         async def run() -> str | None:
             self.ctx.in_flight.add(op.id)
             try:
-                reclaimed = await self._destroy_on_nodes(volume, bricks, destroy_volume=True)
+                reclaimed = await self.destroy_on_nodes(volume, bricks, destroy_volume=True)
             except BrickyardError:
                 self._clear_pending(op.id)
                 raise
@@ -426,7 +434,7 @@ class VolumeService:
                     tx.delete(Volume, volume.id)
                     tx.delete(PendingOperation, op.id)
                 else:
-                    self._mark_failed_in(tx, op.id)
+                    self.mark_failed_in(tx, op.id)
                     raise OperationFailed(
                         f"volume {volume.name} deleted but some bricks could not be removed; "
                         "they are kept for cleanup"
@@ -467,7 +475,7 @@ class VolumeService:
                     volume,
                     expand_size,
                     self.ctx.settings.limits,
-                    self._strict_zones(volume),
+                    self.strict_zones(volume),
                     op.id,
                     existing_bricks=len(existing),
                     first_set_index=1 + max((b.set_index for b in existing), default=-1),
@@ -484,18 +492,24 @@ class VolumeService:
         async def run() -> str | None:
             self.ctx.in_flight.add(op.id)
             try:
-                _, all_bricks, devices, nodes = self._load_plan(op.id, volume_id)
-                await self._make_bricks(new_bricks, volume, devices, nodes)
-                spec = gluster_spec(volume, all_bricks, nodes)
-                added = [_gluster_brick(b, nodes) for b in _gluster_order(new_bricks)]
-                via = address(nodes[new_bricks[0].node_id])
+                with self.ctx.store.read() as tx:
+                    plan = Plan.load(tx, op.id, volume, tx.volume_bricks(volume_id))
+                await self._make_bricks(new_bricks, volume, plan.devices, plan.nodes)
+                spec = gluster_spec(volume, plan.bricks, plan.nodes)
+                added = [_gluster_brick(b, plan.nodes) for b in _gluster_order(new_bricks)]
+                via = address(plan.nodes[new_bricks[0].node_id])
                 await self.ctx.agent.volume_expand(via, spec, added)
             except BrickyardError:
                 await self._roll_back_expand(op.id, volume, new_bricks)
                 raise
             finally:
                 self.ctx.in_flight.discard(op.id)
-            self._finalize(op.id)
+            self._finalize(op.id, volume_id, expand_size)
+            if volume.block:
+                with self.ctx.store.write() as tx:
+                    grown = require(tx, Volume, volume_id)
+                    grown.block_info = grown.block_info.with_raw_capacity(expand_size)
+                    tx.update(grown)
             return f"/volumes/{volume_id}"
 
         return Job(
@@ -503,13 +517,13 @@ class VolumeService:
         )
 
     async def _roll_back_expand(self, op_id: str, volume: Volume, bricks: list[Brick]) -> None:
-        reclaimed = await self._destroy_on_nodes(volume, bricks, destroy_volume=False)
+        reclaimed = await self.destroy_on_nodes(volume, bricks, destroy_volume=False)
         with self.ctx.store.write() as tx:
             release_bricks(tx, bricks, reclaimed)
             if len(reclaimed) == len(bricks):
                 tx.delete(PendingOperation, op_id)
             else:
-                self._mark_failed_in(tx, op_id)
+                self.mark_failed_in(tx, op_id)
 
     # -- clone --------------------------------------------------------------------------------
     def begin_clone(self, volume_id: str, name: str) -> Job:
@@ -635,7 +649,7 @@ class VolumeRecovery:
         elif op.type is OperationType.EXPAND_VOLUME and volume is not None:
             await self.volumes._roll_back_expand(op.id, volume, bricks)
         elif op.type is OperationType.DELETE_VOLUME and volume is not None:
-            reclaimed = await self.volumes._destroy_on_nodes(volume, bricks, destroy_volume=True)
+            reclaimed = await self.volumes.destroy_on_nodes(volume, bricks, destroy_volume=True)
             with self.ctx.store.write() as tx:
                 release_bricks(tx, bricks, reclaimed)
                 if len(reclaimed) != len(bricks):

@@ -12,10 +12,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, and_, create_engine, event, func, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.engine import RowMapping
 
 from ..domain.model import Brick, Cluster, Device, EntryState, Node, PendingOperation, Volume
+from ..domain.placement import Candidate
 from . import rows
 from .tables import bricks, clusters, db_attributes, devices, nodes, pending_operations, volumes
 
@@ -28,6 +40,15 @@ class Mapping(Generic[E]):
     load: Callable[[RowMapping], E]
     dump: Callable[[E], dict[str, Any]]
 
+    @property
+    def by_id(self) -> Select[Any]:
+        return _BY_ID[self.table.name]
+
+
+_BY_ID: dict[str, Select[Any]] = {
+    t.name: select(t).where(t.c.id == bindparam("id"))
+    for t in (clusters, nodes, devices, volumes, bricks, pending_operations)
+}
 
 MAPPINGS: dict[type, Mapping[Any]] = {
     Cluster: Mapping(clusters, rows.cluster_from, rows.cluster_values),
@@ -52,7 +73,7 @@ class Transaction:
     # -- generic entity access ------------------------------------------------------------
     def get(self, kind: type[E], entity_id: str) -> E | None:
         m = _mapping(kind)
-        row = self.conn.execute(select(m.table).where(m.table.c.id == entity_id)).mappings().first()
+        row = self.conn.execute(m.by_id, {"id": entity_id}).mappings().first()
         return m.load(row) if row is not None else None
 
     def add(self, entity: E) -> None:
@@ -141,26 +162,38 @@ class Transaction:
     def device_bricks(self, device_id: str) -> list[Brick]:
         return self._where(Brick, bricks.c.device_id == device_id)
 
-    def placement_candidates(self, cluster_id: str) -> list[tuple[Device, Node]]:
-        """Online devices of online nodes of a cluster, in node then device id order."""
-        stmt = (
-            select(devices, nodes)
-            .join(nodes, devices.c.node_id == nodes.c.id)
-            .where(
-                and_(
-                    nodes.c.cluster_id == cluster_id,
-                    nodes.c.state == EntryState.ONLINE.value,
-                    devices.c.state == EntryState.ONLINE.value,
-                )
+    def placement_candidates(self, cluster_id: str) -> list[Candidate]:
+        """Online devices of online nodes of a cluster, in node then device id order: only
+        the columns placement needs, so no JSON is parsed on this hot path."""
+        result = self.conn.execute(_CANDIDATES, {"cluster_id": cluster_id})
+        return [Candidate(d, n, zone, free, extent) for d, n, zone, free, extent in result]
+
+    def adjust_device_space(self, changes: dict[str, int]) -> None:
+        """Move KiB from free to used (positive) or back (negative), atomically in SQL so that
+        concurrent writers (several servers on PostgreSQL) never overwrite each other."""
+        if changes:
+            self.conn.execute(
+                _ADJUST_SPACE, [{"device": k, "delta": v} for k, v in changes.items()]
             )
-            .order_by(nodes.c.id, devices.c.id)
-        )
-        result = []
-        for row in self.conn.execute(stmt):
-            device_row = {c.name: row._mapping[c] for c in devices.c}
-            node_row = {c.name: row._mapping[c] for c in nodes.c}
-            result.append((rows.device_from(device_row), rows.node_from(node_row)))  # type: ignore[arg-type]
-        return result
+
+    def clear_pending(self, op_id: str, size_delta: dict[str, int] | None = None) -> None:
+        """Make everything an operation created visible and final."""
+        self.conn.execute(_CLEAR_BRICKS, {"op": op_id})
+        self.conn.execute(_CLEAR_VOLUMES, {"op": op_id})
+        for volume_id, delta in (size_delta or {}).items():
+            self.conn.execute(_GROW_VOLUME, {"volume": volume_id, "delta": delta})
+
+    def nodes_by_id(self, node_ids: set[str]) -> dict[str, Node]:
+        if not node_ids:
+            return {}
+        found = self._where(Node, nodes.c.id.in_(sorted(node_ids)))
+        return {n.id: n for n in found}
+
+    def devices_by_id(self, device_ids: set[str]) -> dict[str, Device]:
+        if not device_ids:
+            return {}
+        found = self._where(Device, devices.c.id.in_(sorted(device_ids)))
+        return {d.id: d for d in found}
 
     # -- volumes and bricks -----------------------------------------------------------------
     def visible_volume_ids(self) -> list[str]:
@@ -225,6 +258,36 @@ class SqlStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+_CANDIDATES = (
+    select(devices.c.id, nodes.c.id, nodes.c.zone, devices.c.free, devices.c.extent_size)
+    .join(nodes, devices.c.node_id == nodes.c.id)
+    .where(
+        and_(
+            nodes.c.cluster_id == bindparam("cluster_id"),
+            nodes.c.state == EntryState.ONLINE.value,
+            devices.c.state == EntryState.ONLINE.value,
+        )
+    )
+    .order_by(nodes.c.id, devices.c.id)
+)
+_ADJUST_SPACE = (
+    devices.update()
+    .where(devices.c.id == bindparam("device"))
+    .values(free=devices.c.free - bindparam("delta"), used=devices.c.used + bindparam("delta"))
+)
+_CLEAR_BRICKS = (
+    bricks.update().where(bricks.c.pending_op_id == bindparam("op")).values(pending_op_id="")
+)
+_CLEAR_VOLUMES = (
+    volumes.update().where(volumes.c.pending_op_id == bindparam("op")).values(pending_op_id="")
+)
+_GROW_VOLUME = (
+    volumes.update()
+    .where(volumes.c.id == bindparam("volume"))
+    .values(size=volumes.c.size + bindparam("delta"))
+)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

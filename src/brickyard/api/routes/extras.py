@@ -12,8 +12,10 @@ from starlette.responses import Response
 from ...domain.errors import BrickyardError, NotFound, OperationFailed
 from ...domain.model import Brick, Cluster, Device, Node, Volume
 from ...nodes.port import NodeAddress
+from ...services.jobs import Job
+from .. import requests as parse
 from ..responses import json_response, text_error
-from ..state import api_state
+from ..state import api_state, read_body
 from ..views import device_json, node_json, volume_json
 
 router = APIRouter()
@@ -94,12 +96,28 @@ async def expand_block_volume(request: Request, bv_id: str) -> Response:
 
 @router.post("/bricks/to-evict/{brick_id:hex}")
 async def evict_brick(request: Request, brick_id: str) -> Response:
-    with api_state(request).services.ctx.store.read() as tx:
+    body = await read_body(request)
+    if body:
+        parse.raw(body, {"healcheck": str})
+    api = api_state(request)
+    eviction = api.services.eviction
+    with api.services.ctx.store.read() as tx:
         if tx.get(Brick, brick_id) is None:
             raise NotFound()
-    raise OperationFailed(
-        "Failed to set up brick eviction: brick eviction is not available in this version"
-    )
+
+    def build() -> Job:
+        try:
+            op_id, old, new = eviction.plan(brick_id)
+        except OperationFailed as exc:
+            raise OperationFailed(f"Failed to set up brick eviction: {exc.message}") from exc
+
+        async def run() -> str | None:
+            await eviction.execute(op_id, old, new)
+            return None
+
+        return Job(run, throttled=True, description=f"evict brick {brick_id}", operation_id=op_id)
+
+    return await api.start(build, throttled=True)
 
 
 @router.get("/internal/state/examine/gluster")

@@ -1,0 +1,63 @@
+"""``brickyard``: every heketi-cli command plus ``brickyard serve``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+
+import click
+import httpx
+
+import brickyard
+from brickyard.cli.app import add_heketi_commands, global_options, run
+from brickyard.cli.params import CobraGroup
+from brickyard.cli.session import emit
+
+__all__ = ["cli", "main"]
+
+
+@global_options
+def _root(version: bool) -> None:
+    ctx = click.get_current_context()
+    if version:
+        emit(f"brickyard {brickyard.__version__} (Heketi {brickyard.HEKETI_COMPAT_VERSION})\n")
+        ctx.exit(0)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+        ctx.exit(0)
+
+
+cli = CobraGroup(
+    "brickyard",
+    callback=_root,
+    help="Brickyard: a GlusterFS volume manager, drop-in successor to Heketi.",
+)
+cli.params.append(click.Option(["--version", "-v"], is_flag=True, help="Print version"))
+cli.params.extend(getattr(_root, "__click_params__", []))
+add_heketi_commands(cli)
+
+
+def _add_server_command(group: CobraGroup) -> None:
+    """``brickyard serve`` lives in brickyard.cli.serve; the program works without it."""
+    try:
+        from brickyard.cli.serve import serve
+    except ImportError:
+        return
+    if isinstance(serve, click.Command):
+        group.add_command(serve, "serve")
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> int:
+    """Entry point of the ``brickyard`` console script."""
+    if "serve" not in cli.commands:
+        _add_server_command(cli)
+    args = sys.argv[1:] if argv is None else list(argv)
+    code = run(cli, args, prog_name="brickyard", env=env, transport=transport)
+    if argv is None:
+        sys.exit(code)
+    return code

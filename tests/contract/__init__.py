@@ -1,0 +1,1 @@
+"""HTTP contract tests for the Heketi-compatible REST API."""
