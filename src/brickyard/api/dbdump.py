@@ -8,7 +8,7 @@ from typing import Any
 
 from ..domain.model import Brick, Cluster, Device, Node, PendingOperation, Volume
 from ..store.sql import SqlStore, Transaction
-from .views import brick_json, volume_json
+from .views import brick_json, device_info, node_info, volume_json
 
 
 def dump_database(store: SqlStore) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def _dump(tx: Transaction) -> dict[str, Any]:
         "nodeentries": {
             n.id: {
                 "State": n.state.value,
-                "Info": _node_info(n),
+                "Info": node_info(n),
                 "Devices": devices_of[n.id],
             }
             for n in nodes
@@ -87,7 +87,7 @@ def _dump(tx: Transaction) -> dict[str, Any]:
         "deviceentries": {
             d.id: {
                 "State": d.state.value,
-                "Info": _device_info(d),
+                "Info": device_info(d),
                 "Bricks": bricks_of_device[d.id],
                 "NodeId": d.node_id,
                 "ExtentSize": d.extent_size,
@@ -110,31 +110,6 @@ def _dump(tx: Transaction) -> dict[str, Any]:
             for op in ops
         },
     }
-
-
-def _node_info(n: Node) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "zone": n.zone,
-        "hostnames": {"manage": n.manage_hostnames, "storage": n.storage_hostnames},
-        "cluster": n.cluster_id,
-    }
-    if n.tags:
-        info["tags"] = n.tags
-    info["id"] = n.id
-    return info
-
-
-def _device_info(d: Device) -> dict[str, Any]:
-    info: dict[str, Any] = {"name": d.name}
-    if d.tags:
-        info["tags"] = d.tags
-    info["storage"] = {"total": d.total, "free": d.free, "used": d.used}
-    info["id"] = d.id
-    if d.paths:
-        info["paths"] = d.paths
-    if d.pv_uuid:
-        info["pv_uuid"] = d.pv_uuid
-    return info
 
 
 class _Bucket:

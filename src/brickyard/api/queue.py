@@ -4,8 +4,9 @@ read once through GET /queue/<id>, and throttled jobs count against max_inflight
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..domain.errors import BrickyardError, Busy
 from ..domain.ids import new_id
@@ -19,6 +20,7 @@ class QueueEntry:
     done: bool = False
     error: str | None = None
     redirect: str | None = None  # resource path for 303; None with no error means 204
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Slot:
@@ -70,7 +72,16 @@ class OperationQueue:
             entry.error = f"internal error: {exc}"
         finally:
             entry.done = True
+            entry.finished.set()
             slot.release()
+
+    async def wait(self, queue_id: str, seconds: float) -> None:
+        """Hold a poll briefly for a job about to finish, so a fast operation is reported done
+        on the first poll instead of after the client's next sleep."""
+        entry = self.entries.get(queue_id)
+        if entry is not None and not entry.done:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(entry.finished.wait(), seconds)
 
     def take(self, queue_id: str) -> QueueEntry | None:
         """The entry, removed once it reports completion (read-once, as Heketi)."""

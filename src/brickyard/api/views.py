@@ -22,7 +22,8 @@ def brick_json(brick: Brick) -> dict[str, Any]:
     }
 
 
-def device_json(device: Device, bricks: list[Brick]) -> dict[str, Any]:
+def device_info(device: Device) -> dict[str, Any]:
+    """The fields of Heketi's DeviceInfo (also the `Info` of a db dump device entry)."""
     result: dict[str, Any] = {"name": device.name}
     if device.tags:
         result["tags"] = device.tags
@@ -32,6 +33,11 @@ def device_json(device: Device, bricks: list[Brick]) -> dict[str, Any]:
         result["paths"] = device.paths
     if device.pv_uuid:
         result["pv_uuid"] = device.pv_uuid
+    return result
+
+
+def device_json(device: Device, bricks: list[Brick]) -> dict[str, Any]:
+    result = device_info(device)
     result["state"] = device.state.value
     result["bricks"] = [brick_json(b) for b in sorted(bricks, key=lambda b: b.id)]
     return result
@@ -41,7 +47,8 @@ def device_view_json(view: DeviceView) -> dict[str, Any]:
     return device_json(view.device, view.bricks)
 
 
-def node_json(node: Node, devices: list[dict[str, Any]]) -> dict[str, Any]:
+def node_info(node: Node) -> dict[str, Any]:
+    """The fields of Heketi's NodeInfo (also the `Info` of a db dump node entry)."""
     result: dict[str, Any] = {
         "zone": node.zone,
         "hostnames": {"manage": node.manage_hostnames, "storage": node.storage_hostnames},
@@ -50,6 +57,11 @@ def node_json(node: Node, devices: list[dict[str, Any]]) -> dict[str, Any]:
     if node.tags:
         result["tags"] = node.tags
     result["id"] = node.id
+    return result
+
+
+def node_json(node: Node, devices: list[dict[str, Any]]) -> dict[str, Any]:
+    result = node_info(node)
     result["state"] = node.state.value
     result["devices"] = devices
     return result

@@ -27,7 +27,20 @@ def _root(version: bool) -> None:
         ctx.exit(0)
 
 
-cli = CobraGroup(
+class _BrickyardGroup(CobraGroup):
+    """Loads ``serve`` (and with it the whole server) only when it is asked for."""
+
+    def resolve(self, name: str) -> click.Command | None:
+        if name == "serve":
+            _add_server_command(self)
+        return super().resolve(name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _add_server_command(self)
+        return super().list_commands(ctx)
+
+
+cli = _BrickyardGroup(
     "brickyard",
     callback=_root,
     help="Brickyard: a GlusterFS volume manager, drop-in successor to Heketi.",
@@ -39,6 +52,8 @@ add_heketi_commands(cli)
 
 def _add_server_command(group: CobraGroup) -> None:
     """``brickyard serve`` lives in brickyard.cli.serve; the program works without it."""
+    if "serve" in group.commands:
+        return
     try:
         from brickyard.cli.serve import serve
     except ImportError:
@@ -54,8 +69,6 @@ def main(
     transport: httpx.BaseTransport | None = None,
 ) -> int:
     """Entry point of the ``brickyard`` console script."""
-    if "serve" not in cli.commands:
-        _add_server_command(cli)
     args = sys.argv[1:] if argv is None else list(argv)
     code = run(cli, args, prog_name="brickyard", env=env, transport=transport)
     if argv is None:

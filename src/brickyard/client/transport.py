@@ -36,6 +36,8 @@ def tls_context(verify: Verify = True, ca_files: Sequence[str] = ()) -> bool | s
         context = verify
     elif verify is False:
         return False
+    elif verify is True and not ca_files:
+        return True  # httpx builds the default context (only when it needs one)
     else:
         context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
     for path in ca_files:

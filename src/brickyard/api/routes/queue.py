@@ -11,10 +11,16 @@ from ..state import api_state
 
 router = APIRouter()
 
+# How long a poll of a running job waits for it to end before answering X-Pending: short
+# enough to stay invisible to clients, long enough to cover operations on the simulator.
+POLL_HOLD_SECONDS = 0.05
+
 
 @router.get("/queue/{queue_id:hex}")
 async def poll(request: Request, queue_id: str) -> Response:
-    entry = api_state(request).queue.take(queue_id)
+    queue = api_state(request).queue
+    await queue.wait(queue_id, POLL_HOLD_SECONDS)
+    entry = queue.take(queue_id)
     if entry is None:
         return text_error(404, "Id not found")
     if not entry.done:
