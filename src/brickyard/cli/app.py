@@ -19,11 +19,11 @@ from brickyard.cli.commands_server import brick, db, loglevel, server
 from brickyard.cli.commands_storage import add_storage_setup
 from brickyard.cli.commands_topology import topology
 from brickyard.cli.commands_volume import volume
-from brickyard.cli.params import CobraGroup, CobraUsageError, GlobalOption
-from brickyard.cli.session import CliError, Session, err
+from brickyard.cli.params import CobraGroup, CobraUsageError, GlobalOption, leaf
+from brickyard.cli.session import CliError, Session, emit, err
 from brickyard.client import HeketiError
 
-__all__ = ["EXIT_ERROR", "add_heketi_commands", "global_options", "run"]
+__all__ = ["EXIT_ERROR", "add_heketi_commands", "root_callback", "root_options", "run"]
 
 #: heketi-cli exits with ``os.Exit(-1)`` on every error.
 EXIT_ERROR = 255
@@ -42,21 +42,36 @@ GROUPS: tuple[click.Command, ...] = (
 )
 
 
-def global_options(fn: Callable[..., None]) -> Callable[..., None]:
-    """Declare the persistent flags on a root group (for ``--help``; argv.py handles them)."""
-    options = [
-        (("--server", "-s"), "Heketi server. Can also be set using HEKETI_CLI_SERVER", False),
-        (("--user",), "Heketi user. Can also be set using HEKETI_CLI_USER", False),
-        (("--secret",), "Secret key for specified user (HEKETI_CLI_KEY)", False),
-        (("--json",), "Print response as JSON", True),
-        (("--insecure-tls", "-I"), "Do not verify the server's TLS certificate", True),
-        (("--tls-cert", "-C"), "Trust these PEM certificate files (comma list)", False),
+def root_options() -> list[click.Parameter]:
+    """``--version`` and the persistent flags (for ``--help``; argv.py takes their values)."""
+    options: list[click.Parameter] = [
+        click.Option(["--version", "-v"], is_flag=True, help="Print version")
     ]
-    for decls, help_text, is_flag in reversed(options):
-        fn = click.option(
-            *decls, cls=GlobalOption, is_flag=is_flag, expose_value=False, help=help_text
-        )(fn)
-    return fn
+    for decls, help_text, is_flag in (
+        (["--server", "-s"], "Heketi server. Can also be set using HEKETI_CLI_SERVER", False),
+        (["--user"], "Heketi user. Can also be set using HEKETI_CLI_USER", False),
+        (["--secret"], "Secret key for specified user (HEKETI_CLI_KEY)", False),
+        (["--json"], "Print response as JSON", True),
+        (["--insecure-tls", "-I"], "Do not verify the server's TLS certificate", True),
+        (["--tls-cert", "-C"], "Trust these PEM certificate files (comma list)", False),
+    ):
+        options.append(GlobalOption(decls, is_flag=is_flag, expose_value=False, help=help_text))
+    return options
+
+
+def root_callback(version_line: Callable[[], str]) -> Callable[[bool], None]:
+    """The root's own behaviour: ``--version``, or help when no command is given."""
+
+    def callback(version: bool) -> None:
+        ctx = click.get_current_context()
+        if version:
+            emit(version_line() + "\n")
+            ctx.exit(0)
+        if ctx.invoked_subcommand is None:
+            click.echo(ctx.get_help())
+            ctx.exit(0)
+
+    return callback
 
 
 def add_heketi_commands(root: CobraGroup) -> None:
@@ -64,6 +79,24 @@ def add_heketi_commands(root: CobraGroup) -> None:
     for group in GROUPS:
         root.add_command(group)
     add_storage_setup(root)
+    _add_help_command(root)
+
+
+def _add_help_command(root: CobraGroup) -> None:
+    """cobra's ``help [command]``."""
+
+    @leaf(root, "help", help="Help about any command")
+    @click.argument("path", nargs=-1)
+    def help_command(path: tuple[str, ...]) -> None:
+        ctx = click.get_current_context().find_root()
+        cmd: click.Command = root
+        for name in path:
+            sub = cmd.resolve(name) if isinstance(cmd, CobraGroup) else None
+            if sub is None:
+                raise CliError(f'unknown help topic "{" ".join(path)}"')
+            ctx = click.Context(sub, info_name=name, parent=ctx)
+            cmd = sub
+        emit(ctx.get_help() + "\n")
 
 
 def version_text() -> str:
@@ -107,6 +140,11 @@ def run(
     except KeyboardInterrupt:
         err("\n")
         return 130
+    except BrokenPipeError:
+        # the reader went away (``heketi-cli topology info | head``): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     finally:
         if state is not None:
             state.close()

@@ -92,10 +92,8 @@ class _Walker:
             self.out.append(used if value is None else f"{used}={value}")
         elif value is not None:
             self.out.append(f"{name}={value}")
-        elif self.pos < len(self.args):
-            self.out.append(f"{name}={self.next_value(used)}")
         else:
-            self.out.append(used)  # click reports the missing value
+            self.out.append(f"{name}={self.next_value(used)}")
 
     def take_global(self, flag: str, value: str | None) -> None:
         attr, kind = _GLOBAL[flag]

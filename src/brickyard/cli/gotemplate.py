@@ -46,6 +46,7 @@ _TOKEN = re.compile(
   | (?P<raw>`[^`]*`)
   | (?P<char>'(?:[^'\\\n]|\\.)+')
   | (?P<declare>:=)
+  | (?P<close>\)(?:\.[A-Za-z_][A-Za-z0-9_]*)+)
   | (?P<punct>[|(),=])
   | (?P<number>[+-]?(?:0[xX][0-9a-fA-F_]+
                      |\d[\d_]*(?:\.\d*)?(?:[eE][+-]?\d+)?
@@ -54,7 +55,6 @@ _TOKEN = re.compile(
   | (?P<dot>\.)
   | (?P<var>\$[A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
-  | (?P<close>\)(?:\.[A-Za-z_][A-Za-z0-9_]*)+)
     """,
     re.VERBOSE,
 )

@@ -9,22 +9,14 @@ import click
 import httpx
 
 import brickyard
-from brickyard.cli.app import add_heketi_commands, global_options, run
+from brickyard.cli.app import add_heketi_commands, root_callback, root_options, run
 from brickyard.cli.params import CobraGroup
-from brickyard.cli.session import emit
 
 __all__ = ["cli", "main"]
 
 
-@global_options
-def _root(version: bool) -> None:
-    ctx = click.get_current_context()
-    if version:
-        emit(f"brickyard {brickyard.__version__} (Heketi {brickyard.HEKETI_COMPAT_VERSION})\n")
-        ctx.exit(0)
-    if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
-        ctx.exit(0)
+def _version() -> str:
+    return f"brickyard {brickyard.__version__} (Heketi {brickyard.HEKETI_COMPAT_VERSION})"
 
 
 class _BrickyardGroup(CobraGroup):
@@ -42,11 +34,10 @@ class _BrickyardGroup(CobraGroup):
 
 cli = _BrickyardGroup(
     "brickyard",
-    callback=_root,
+    callback=root_callback(_version),
+    params=root_options(),
     help="Brickyard: a GlusterFS volume manager, drop-in successor to Heketi.",
 )
-cli.params.append(click.Option(["--version", "-v"], is_flag=True, help="Print version"))
-cli.params.extend(getattr(_root, "__click_params__", []))
 add_heketi_commands(cli)
 
 
@@ -56,7 +47,7 @@ def _add_server_command(group: CobraGroup) -> None:
         return
     try:
         from brickyard.cli.serve import serve
-    except ImportError:
+    except Exception:  # the client commands must keep working whatever the server's state
         return
     if isinstance(serve, click.Command):
         group.add_command(serve, "serve")
@@ -74,3 +65,7 @@ def main(
     if argv is None:
         sys.exit(code)
     return code
+
+
+if __name__ == "__main__":
+    main()

@@ -122,7 +122,8 @@ class CobraCommand(click.Command):
     """A leaf command whose argv gets the cobra normalisation (see :mod:`brickyard.cli.argv`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("context_settings", CONTEXT_SETTINGS)
+        # cobra commands ignore positional arguments they do not use
+        kwargs.setdefault("context_settings", {**CONTEXT_SETTINGS, "allow_extra_args": True})
         super().__init__(*args, **kwargs)
 
 

@@ -15,7 +15,12 @@ def token(claims: dict[str, object], key: str = KEYS.admin, alg: str = "HS256") 
 
 def good(method: str = "GET", path: str = "/clusters", **extra: object) -> dict[str, object]:
     now = int(time.time())
-    claims: dict[str, object] = {"iss": "admin", "iat": now, "exp": now + 60, "qsh": qsh(method, path)}
+    claims: dict[str, object] = {
+        "iss": "admin",
+        "iat": now,
+        "exp": now + 60,
+        "qsh": qsh(method, path),
+    }
     claims.update(extra)
     return claims
 

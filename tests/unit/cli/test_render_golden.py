@@ -1,5 +1,7 @@
 """Golden tests: heketi-cli's text outputs, byte for byte (contract §4.3, §4.4)."""
 
+# ruff: noqa: E501
+
 from __future__ import annotations
 
 import copy

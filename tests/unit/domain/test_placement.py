@@ -9,7 +9,9 @@ from brickyard.domain.units import GIB
 
 def candidates(layout: list[tuple[int, int]], free: int = 100 * GIB) -> list[Candidate]:
     """layout: (node number, zone) per device."""
-    return [Candidate(f"d{i:02}", f"n{node}", zone, free, 4096) for i, (node, zone) in enumerate(layout)]
+    return [
+        Candidate(f"d{i:02}", f"n{node}", zone, free, 4096) for i, (node, zone) in enumerate(layout)
+    ]
 
 
 def test_replica_three_uses_three_nodes_and_zones() -> None:

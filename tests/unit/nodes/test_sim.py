@@ -43,7 +43,9 @@ async def test_volume_needs_peers_and_real_brick_directories(agent: SimNodeAgent
     b1, b2 = brick("1", DEV_A), brick("2", DEV_B)
     await agent.brick_create(A, b1)
     await agent.brick_create(B, b2)
-    spec = GlusterVolumeSpec("vol1", [GlusterBrick(A.storage, b1.path), GlusterBrick(B.storage, b2.path)], replica=2)
+    spec = GlusterVolumeSpec(
+        "vol1", [GlusterBrick(A.storage, b1.path), GlusterBrick(B.storage, b2.path)], replica=2
+    )
     with pytest.raises(NodeCommandError, match="is not in 'Peer in Cluster' state"):
         await agent.volume_create(A, spec)
     await agent.peer_probe(A, B)
