@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+LINT_PATHS := $(wildcard src tests bench)
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
