@@ -20,10 +20,21 @@ class DecodeError(Exception):
     pass
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _refuse_constant(name: str) -> Any:
+    raise DecodeError(f"invalid character in JSON: {name}")
+
+
 def decode_body(body: bytes, spec: Spec) -> dict[str, Any]:
+    """Go reads UTF-8 only (no byte-order mark, no UTF-16) and knows no NaN or Infinity."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        text = body.decode("utf-8")
+        if text.startswith("\ufeff"):
+            raise DecodeError("invalid character 'ï' looking for beginning of value")
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise DecodeError(str(exc)) from exc
     return _decode_struct(data, spec)
 
@@ -72,9 +83,14 @@ def _decode_value(value: Any, kind: Any) -> Any:
             and INT64_MIN <= value <= INT64_MAX
         ):
             return value
-    elif kind is float:
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            return float(value)
+    elif kind is float:  # Heketi's float fields are float32
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except OverflowError as exc:
+                raise DecodeError("json: number out of range") from exc
+            if math.isfinite(number) and abs(number) <= FLOAT32_MAX:
+                return number
     elif kind is str:
         if isinstance(value, str):
             return value

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..domain.errors import NoSpace, OperationFailed, PlacementError
 from ..domain.ids import new_id
-from ..domain.model import Brick, BrickSubType, Volume
+from ..domain.model import Brick, BrickSubType, PendingOperation, Volume
 from ..domain.placement import PlacedBrick, PlacementRequest, plan_bricks
 from ..domain.sizing import BrickLimits, MinimumBrickSizeReached, brick_layouts
 from ..domain.units import GIB
@@ -101,14 +101,40 @@ def write_allocation(tx: Transaction, allocation: Allocation) -> None:
     tx.add_all(allocation.bricks)
 
 
-def release_bricks(tx: Transaction, bricks: list[Brick], reclaimed: set[str]) -> None:
-    """Remove brick records; give space back only where the node really freed it."""
+def release_bricks(tx: Transaction, bricks: list[Brick]) -> None:
+    """Forget bricks that their nodes destroyed and give their space back."""
     space: dict[str, int] = {}
     for brick in bricks:
-        if brick.id in reclaimed:
-            space[brick.device_id] = space.get(brick.device_id, 0) - brick.space
+        space[brick.device_id] = space.get(brick.device_id, 0) - brick.space
         tx.delete(Brick, brick.id)
     tx.adjust_device_space(space)
+
+
+def mark_failed(tx: Transaction, op_id: str, forgotten: set[str] | None = None) -> None:
+    """Keep the operation for cleanup; it no longer names the entities already forgotten."""
+    op = tx.get(PendingOperation, op_id)
+    if op is not None:
+        op.status = "failed"
+        op.changes = [c for c in op.changes if c.id not in (forgotten or set())]
+        tx.update(op)
+
+
+def settle_teardown(
+    tx: Transaction, op_id: str, bricks: list[Brick], reclaimed: set[str], volume_id: str = ""
+) -> bool:
+    """After destroying an operation's bricks on the nodes: forget those that are gone (their
+    space returns). If some could not be destroyed (node down), keep them and the operation,
+    marked failed, so a later cleanup retries once the node answers; nothing is lost or leaked.
+    Returns whether the operation is complete (then it is removed, with `volume_id`)."""
+    gone = [b for b in bricks if b.id in reclaimed]
+    release_bricks(tx, gone)
+    if len(gone) < len(bricks):
+        mark_failed(tx, op_id, {b.id for b in gone})
+        return False
+    if volume_id:
+        tx.delete(Volume, volume_id)
+    tx.delete(PendingOperation, op_id)
+    return True
 
 
 def describe_cluster_failures(errors: dict[str, Exception]) -> OperationFailed:

@@ -24,6 +24,7 @@ from ..domain.model import (
 )
 from ..domain.placement import PlacementRequest, SetInProgress, plan_replacement
 from ..nodes.port import GlusterBrick
+from .allocation import settle_teardown
 from .context import ServiceContext
 from .lookup import address, brick_spec, require
 from .volumes import VolumeService
@@ -104,30 +105,23 @@ class BrickEviction:
                     GlusterBrick(new_node.storage_host, new.path),
                 )
             except BrickyardError:
-                await self._abandon(op_id, volume, new)
+                await self._abandon(op_id, volume, old, new)
                 raise
             reclaimed = await self.volumes.destroy_bricks(volume, [old])
         finally:
             self.ctx.in_flight.discard(op_id)
         with self.ctx.store.write() as tx:
-            if old.id in reclaimed:
-                tx.adjust_device_space({old.device_id: -old.space})
-            tx.delete(Brick, old.id)
-            tx.clear_pending(op_id)
-            tx.delete(PendingOperation, op_id)
+            # The new brick serves the volume now; the old one is forgotten once its node
+            # destroyed it, or kept (with the operation marked failed) for a later cleanup.
+            tx.set_brick_pending(new.id, "")
+            settle_teardown(tx, op_id, [old], reclaimed)
 
-    async def _abandon(self, op_id: str, volume: Volume, new: Brick) -> None:
+    async def _abandon(self, op_id: str, volume: Volume, old: Brick, new: Brick) -> None:
         """The replacement never entered gluster: destroy it and keep the old brick."""
         reclaimed = await self.volumes.destroy_bricks(volume, [new])
         with self.ctx.store.write() as tx:
-            if new.id in reclaimed:
-                tx.adjust_device_space({new.device_id: -new.space})
-                tx.delete(Brick, new.id)
-            tx.clear_pending(op_id)
-            if new.id in reclaimed:
-                tx.delete(PendingOperation, op_id)
-            else:
-                self.volumes.mark_failed_in(tx, op_id)
+            tx.set_brick_pending(old.id, "")
+            settle_teardown(tx, op_id, [new], reclaimed)
 
     async def evict(self, brick_id: str) -> None:
         op_id, old, new = self.plan(brick_id)

@@ -43,7 +43,8 @@ from .allocation import (
     NoNodes,
     allocate,
     describe_cluster_failures,
-    release_bricks,
+    mark_failed,
+    settle_teardown,
     write_allocation,
 )
 from .context import ServiceContext
@@ -372,23 +373,11 @@ class VolumeService:
             self._mark_failed(op_id)
             raise OperationFailed(f"rollback of volume {volume.name} failed: {exc}") from exc
         with self.ctx.store.write() as tx:
-            release_bricks(tx, bricks, reclaimed)
-            if len(reclaimed) != len(bricks):
-                self.mark_failed_in(tx, op_id)
-                return
-            tx.delete(Volume, volume_id)
-            tx.delete(PendingOperation, op_id)
+            settle_teardown(tx, op_id, bricks, reclaimed, volume_id)
 
     def _mark_failed(self, op_id: str) -> None:
         with self.ctx.store.write() as tx:
-            self.mark_failed_in(tx, op_id)
-
-    @staticmethod
-    def mark_failed_in(tx: Transaction, op_id: str) -> None:
-        op = tx.get(PendingOperation, op_id)
-        if op is not None:
-            op.status = "failed"
-            tx.update(op)
+            mark_failed(tx, op_id)
 
     # -- delete -------------------------------------------------------------------------------
     def check_delete(self, volume_id: str) -> None:
@@ -429,16 +418,12 @@ class VolumeService:
             finally:
                 self.ctx.in_flight.discard(op.id)
             with self.ctx.store.write() as tx:
-                release_bricks(tx, bricks, reclaimed)
-                if len(reclaimed) == len(bricks):
-                    tx.delete(Volume, volume.id)
-                    tx.delete(PendingOperation, op.id)
-                else:
-                    self.mark_failed_in(tx, op.id)
-                    raise OperationFailed(
-                        f"volume {volume.name} deleted but some bricks could not be removed; "
-                        "they are kept for cleanup"
-                    )
+                complete = settle_teardown(tx, op.id, bricks, reclaimed, volume.id)
+            if not complete:
+                raise OperationFailed(
+                    f"volume {volume.name} deleted but some bricks could not be removed; "
+                    "they are kept for cleanup"
+                )
             return None
 
         return Job(
@@ -519,11 +504,7 @@ class VolumeService:
     async def _roll_back_expand(self, op_id: str, volume: Volume, bricks: list[Brick]) -> None:
         reclaimed = await self.destroy_on_nodes(volume, bricks, destroy_volume=False)
         with self.ctx.store.write() as tx:
-            release_bricks(tx, bricks, reclaimed)
-            if len(reclaimed) == len(bricks):
-                tx.delete(PendingOperation, op_id)
-            else:
-                self.mark_failed_in(tx, op_id)
+            settle_teardown(tx, op_id, bricks, reclaimed)
 
     # -- clone --------------------------------------------------------------------------------
     def begin_clone(self, volume_id: str, name: str) -> Job:
@@ -651,11 +632,11 @@ class VolumeRecovery:
         elif op.type is OperationType.DELETE_VOLUME and volume is not None:
             reclaimed = await self.volumes.destroy_on_nodes(volume, bricks, destroy_volume=True)
             with self.ctx.store.write() as tx:
-                release_bricks(tx, bricks, reclaimed)
-                if len(reclaimed) != len(bricks):
-                    raise OperationFailed(f"bricks of volume {volume.name} could not be removed")
-                tx.delete(Volume, volume.id)
-                tx.delete(PendingOperation, op.id)
+                complete = settle_teardown(tx, op.id, bricks, reclaimed, volume.id)
+            if not complete:
+                raise OperationFailed(f"bricks of volume {volume.name} could not be removed")
+        elif op.type is OperationType.EVICT_BRICK:
+            await self._settle_eviction(op, bricks)
         elif op.type is OperationType.CLONE_VOLUME:
             with self.ctx.store.write() as tx:
                 for change in op.changes:
@@ -667,3 +648,31 @@ class VolumeRecovery:
         else:
             with self.ctx.store.write() as tx:
                 tx.delete(PendingOperation, op.id)
+
+    async def _settle_eviction(self, op: PendingOperation, bricks: list[Brick]) -> None:
+        """Of the bricks an eviction left pending, keep the one gluster uses and destroy the
+        other: this settles a crash before or after replace-brick alike."""
+        if not bricks:
+            with self.ctx.store.write() as tx:
+                tx.delete(PendingOperation, op.id)
+            return
+        with self.ctx.store.read() as tx:
+            volume = require(tx, Volume, bricks[0].volume_id)
+            nodes = {n.id: n for n in tx.cluster_nodes(volume.cluster_id)}
+        info = None
+        for node in nodes.values():
+            try:
+                info = await self.ctx.agent.volume_info(address(node), volume.name)
+                break
+            except BrickyardError as exc:
+                log.warning("volume info via %s failed: %s", node.manage_host, exc)
+        if info is None:
+            raise OperationFailed(f"cannot read volume {volume.name} from gluster")
+        used = {str(b) for b in info.bricks}
+        live = [b for b in bricks if str(_gluster_brick(b, nodes)) in used]
+        stale = [b for b in bricks if b not in live]
+        reclaimed = await self.volumes.destroy_bricks(volume, stale)
+        with self.ctx.store.write() as tx:
+            for brick in live:
+                tx.set_brick_pending(brick.id, "")
+            settle_teardown(tx, op.id, stale, reclaimed)

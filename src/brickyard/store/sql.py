@@ -183,6 +183,9 @@ class Transaction:
         for volume_id, delta in (size_delta or {}).items():
             self.conn.execute(_GROW_VOLUME, {"volume": volume_id, "delta": delta})
 
+    def set_brick_pending(self, brick_id: str, op_id: str) -> None:
+        self.conn.execute(_SET_BRICK_PENDING, {"brick": brick_id, "op": op_id})
+
     def nodes_by_id(self, node_ids: set[str]) -> dict[str, Node]:
         if not node_ids:
             return {}
@@ -279,6 +282,9 @@ _ADJUST_SPACE = (
 )
 _CLEAR_BRICKS = (
     bricks.update().where(bricks.c.pending_op_id == bindparam("op")).values(pending_op_id="")
+)
+_SET_BRICK_PENDING = (
+    bricks.update().where(bricks.c.id == bindparam("brick")).values(pending_op_id=bindparam("op"))
 )
 _CLEAR_VOLUMES = (
     volumes.update().where(volumes.c.pending_op_id == bindparam("op")).values(pending_op_id="")

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...domain.errors import BrickyardError, NotFound, OperationFailed
+from ...domain.errors import BrickyardError, InvalidRequest, NotFound, OperationFailed
 from ...domain.model import Brick, Cluster, Device, Node, Volume
 from ...nodes.port import NodeAddress
 from ...services.jobs import Job
@@ -79,8 +79,16 @@ async def block_volume_info(request: Request, bv_id: str) -> Response:
     raise NotFound()
 
 
+BLOCK_VOLUME_SPEC = {"size": int, "clusters": [str], "name": str, "hacount": int, "auth": bool}
+
+
 @router.post("/blockvolumes")
 async def create_block_volume(request: Request) -> Response:
+    data = parse.raw(await read_body(request), BLOCK_VOLUME_SPEC)
+    if data["size"] == 0:
+        raise InvalidRequest("validation failed: size: cannot be blank.")
+    if data["size"] < 1:
+        raise InvalidRequest("validation failed: size: must be no less than 1.")
     return text_error(500, f"Failed to allocate new block volume: {BLOCK_UNSUPPORTED}")
 
 
