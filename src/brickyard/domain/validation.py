@@ -11,7 +11,10 @@ import re
 VOLUME_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
 DEVICE_NAME = re.compile(r"^/[a-zA-Z0-9_.:/-]+$")
 TAG_NAME = re.compile(r"^[a-zA-Z0-9_.-]+$")
-_DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+# Heketi's validator (govalidator IsDNSName): labels start with a letter, digit or underscore,
+# then up to 62 of those or hyphens. A leading hyphen is never accepted, so a hostname can not be
+# taken for a command-line option.
+_DNS_NAME = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9_-]{0,62}(\.[a-zA-Z0-9_][a-zA-Z0-9_-]{0,62})*[._]?")
 
 MAX_TAGS = 32
 MAX_TAG_NAME = 32
@@ -19,7 +22,7 @@ MAX_TAG_VALUE = 64
 
 
 def is_valid_hostname(value: str) -> bool:
-    """An IP address or a DNS name (labels of letters, digits and inner hyphens)."""
+    """An IP address or a DNS name, as Heketi accepts them."""
     if "%" in value:  # IPv6 zone ids name a local interface, never a peer
         return False
     try:
@@ -29,8 +32,7 @@ def is_valid_hostname(value: str) -> bool:
         pass
     if not value or len(value) > 253:
         return False
-    name = value[:-1] if value.endswith(".") else value
-    return all(_DNS_LABEL.fullmatch(label) for label in name.split("."))
+    return bool(_DNS_NAME.fullmatch(value))
 
 
 def is_valid_device_name(value: str) -> bool:

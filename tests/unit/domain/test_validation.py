@@ -4,7 +4,9 @@ from brickyard.domain.ids import is_valid_id, new_id
 from brickyard.domain.validation import is_valid_device_name, is_valid_hostname, tag_errors
 
 
-@pytest.mark.parametrize("name", ["node1", "node1.example.com", "10.0.0.1", "::1", "a-b.c"])
+@pytest.mark.parametrize(
+    "name", ["node1", "node1.example.com", "10.0.0.1", "::1", "a-b.c", "node_1", "rack-"]
+)
 def test_valid_hostnames(name: str) -> None:
     assert is_valid_hostname(name)
 
