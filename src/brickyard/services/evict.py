@@ -26,7 +26,7 @@ from ..domain.placement import PlacementRequest, SetInProgress, plan_replacement
 from ..nodes.port import GlusterBrick
 from .allocation import settle_teardown
 from .context import ServiceContext
-from .lookup import address, brick_spec, require
+from .lookup import address, brick_spec, device_spec, require
 from .volumes import VolumeService
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,8 @@ class BrickEviction:
         try:
             try:
                 await self.ctx.agent.brick_create(
-                    address(new_node), brick_spec(new, devices[new.device_id], volume.gid)
+                    address(new_node),
+                    brick_spec(new, device_spec(devices[new.device_id]), volume.gid),
                 )
                 await self.ctx.agent.replace_brick(
                     address(new_node),

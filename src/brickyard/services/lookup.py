@@ -23,10 +23,10 @@ def device_spec(device: Device) -> DeviceSpec:
     return DeviceSpec(id=device.id, name=device.name, backend=device.backend)
 
 
-def brick_spec(brick: Brick, device: Device, gid: int = 0) -> BrickSpec:
+def brick_spec(brick: Brick, device: DeviceSpec, gid: int = 0) -> BrickSpec:
     return BrickSpec(
         id=brick.id,
-        device=device_spec(device),
+        device=device,
         size=brick.size,
         tp_size=brick.tp_size,
         pool_metadata_size=brick.pool_metadata_size,

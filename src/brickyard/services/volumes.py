@@ -36,7 +36,7 @@ from ..domain.model import (
     Volume,
 )
 from ..domain.units import GIB
-from ..nodes.port import GlusterBrick, GlusterVolumeSpec
+from ..nodes.port import DeviceSpec, GlusterBrick, GlusterVolumeSpec, NodeAddress
 from ..store.sql import Transaction
 from .allocation import (
     NoDevices,
@@ -49,7 +49,7 @@ from .allocation import (
 )
 from .context import ServiceContext
 from .jobs import Job
-from .lookup import address, brick_spec, require
+from .lookup import address, brick_spec, device_spec, require
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +78,21 @@ class Plan:
     op_id: str
     volume: Volume
     bricks: list[Brick]
-    devices: dict[str, Device]
-    nodes: dict[str, Node]
+    devices: dict[str, DeviceSpec]
+    nodes: dict[str, NodeAddress]
 
     @classmethod
     def load(cls, tx: Transaction, op_id: str, volume: Volume, bricks: list[Brick]) -> Plan:
-        devices = tx.devices_by_id({b.device_id for b in bricks})
-        nodes = tx.nodes_by_id({b.node_id for b in bricks})
+        devices = {
+            device_id: DeviceSpec(device_id, name, backend)
+            for device_id, (name, backend) in tx.device_targets(
+                {b.device_id for b in bricks}
+            ).items()
+        }
+        nodes = {
+            node_id: NodeAddress(manage, storage)
+            for node_id, (manage, storage) in tx.node_hosts({b.node_id for b in bricks}).items()
+        }
         return cls(op_id, volume, bricks, devices, nodes)
 
 
@@ -278,13 +286,12 @@ class VolumeService:
         self,
         bricks: list[Brick],
         volume: Volume,
-        devices: dict[str, Device],
-        nodes: dict[str, Node],
+        devices: dict[str, DeviceSpec],
+        nodes: dict[str, NodeAddress],
     ) -> None:
         """Create bricks on their nodes in parallel; if any fails, destroy the ones made."""
         specs = [
-            (address(nodes[b.node_id]), brick_spec(b, devices[b.device_id], volume.gid))
-            for b in bricks
+            (nodes[b.node_id], brick_spec(b, devices[b.device_id], volume.gid)) for b in bricks
         ]
         results = await asyncio.gather(
             *(self.ctx.agent.brick_create(a, s) for a, s in specs), return_exceptions=True
@@ -309,7 +316,7 @@ class VolumeService:
         try:
             await self._make_bricks(plan.bricks, plan.volume, plan.devices, plan.nodes)
             spec = gluster_spec(plan.volume, plan.bricks, plan.nodes)
-            via = address(plan.nodes[_gluster_order(plan.bricks)[0].node_id])
+            via = plan.nodes[_gluster_order(plan.bricks)[0].node_id]
             await self.ctx.agent.volume_create(via, spec)
         finally:
             self.ctx.in_flight.discard(plan.op_id)
@@ -331,7 +338,7 @@ class VolumeService:
         if destroy_volume:
             await self._destroy_gluster_volume(volume, list(nodes.values()))
         targets = [
-            (b, address(nodes[b.node_id]), brick_spec(b, d, volume.gid))
+            (b, address(nodes[b.node_id]), brick_spec(b, device_spec(d), volume.gid))
             for b in bricks
             if (d := devices[b.device_id]) is not None and b.node_id in nodes
         ]
@@ -482,7 +489,7 @@ class VolumeService:
                 await self._make_bricks(new_bricks, volume, plan.devices, plan.nodes)
                 spec = gluster_spec(volume, plan.bricks, plan.nodes)
                 added = [_gluster_brick(b, plan.nodes) for b in _gluster_order(new_bricks)]
-                via = address(plan.nodes[new_bricks[0].node_id])
+                via = plan.nodes[new_bricks[0].node_id]
                 await self.ctx.agent.volume_expand(via, spec, added)
             except BrickyardError:
                 await self._roll_back_expand(op.id, volume, new_bricks)
@@ -545,10 +552,10 @@ class VolumeService:
             tx.add(op)
             tx.add(clone)
             source_bricks = _gluster_order(tx.volume_bricks(volume_id))
-            nodes = {n.id: n for n in tx.cluster_nodes(source.cluster_id)}
+            nodes = {n.id: address(n) for n in tx.cluster_nodes(source.cluster_id)}
 
         async def run() -> str | None:
-            via = address(nodes[source_bricks[0].node_id])
+            via = nodes[source_bricks[0].node_id]
             try:
                 info = await self.ctx.agent.volume_clone(via, source.name, clone_name)
             except BrickyardError:
@@ -587,11 +594,13 @@ def _gluster_order(bricks: list[Brick]) -> list[Brick]:
     return sorted(bricks, key=lambda b: (b.set_index, b.position))
 
 
-def _gluster_brick(brick: Brick, nodes: dict[str, Node]) -> GlusterBrick:
-    return GlusterBrick(nodes[brick.node_id].storage_host, brick.path)
+def _gluster_brick(brick: Brick, nodes: dict[str, NodeAddress]) -> GlusterBrick:
+    return GlusterBrick(nodes[brick.node_id].storage, brick.path)
 
 
-def gluster_spec(volume: Volume, bricks: list[Brick], nodes: dict[str, Node]) -> GlusterVolumeSpec:
+def gluster_spec(
+    volume: Volume, bricks: list[Brick], nodes: dict[str, NodeAddress]
+) -> GlusterVolumeSpec:
     durability = volume.durability
     options = [tuple(o.split(" ", 1)) for o in volume.options if o.strip() and " " in o]
     options.append(("user.heketi.id", volume.id))
@@ -669,7 +678,8 @@ class VolumeRecovery:
         if info is None:
             raise OperationFailed(f"cannot read volume {volume.name} from gluster")
         used = {str(b) for b in info.bricks}
-        live = [b for b in bricks if str(_gluster_brick(b, nodes)) in used]
+        addresses = {node_id: address(node) for node_id, node in nodes.items()}
+        live = [b for b in bricks if str(_gluster_brick(b, addresses)) in used]
         stale = [b for b in bricks if b not in live]
         reclaimed = await self.volumes.destroy_bricks(volume, stale)
         with self.ctx.store.write() as tx:

@@ -14,9 +14,12 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     Connection,
+    Delete,
     Engine,
+    Insert,
     Select,
     Table,
+    Update,
     and_,
     bindparam,
     create_engine,
@@ -42,11 +45,29 @@ class Mapping(Generic[E]):
 
     @property
     def by_id(self) -> Select[Any]:
-        return _BY_ID[self.table.name]
+        return _STATEMENTS[self.table.name].select
 
 
-_BY_ID: dict[str, Select[Any]] = {
-    t.name: select(t).where(t.c.id == bindparam("id"))
+@dataclass(frozen=True)
+class _TableStatements:
+    select: Select[Any]
+    insert: Insert
+    update: Update
+    delete: Delete
+
+    @classmethod
+    def of(cls, table: Table) -> _TableStatements:
+        key = table.c.id == bindparam("entity_id")
+        return cls(
+            select(table).where(table.c.id == bindparam("id")),
+            table.insert(),
+            table.update().where(key),
+            table.delete().where(key),
+        )
+
+
+_STATEMENTS: dict[str, _TableStatements] = {
+    t.name: _TableStatements.of(t)
     for t in (clusters, nodes, devices, volumes, bricks, pending_operations)
 }
 
@@ -76,24 +97,27 @@ class Transaction:
         row = self.conn.execute(m.by_id, {"id": entity_id}).mappings().first()
         return m.load(row) if row is not None else None
 
+    # Statements are built once per table and executed with parameters: building a fresh
+    # statement per call costs more than SQLite itself on the create path.
     def add(self, entity: E) -> None:
         m = _mapping(type(entity))
-        self.conn.execute(m.table.insert().values(**m.dump(entity)))
+        self.conn.execute(_STATEMENTS[m.table.name].insert, m.dump(entity))
 
     def add_all(self, entities: list[E]) -> None:
         if not entities:
             return
         m = _mapping(type(entities[0]))
-        self.conn.execute(m.table.insert(), [m.dump(e) for e in entities])
+        self.conn.execute(_STATEMENTS[m.table.name].insert, [m.dump(e) for e in entities])
 
     def update(self, entity: E) -> None:
         m = _mapping(type(entity))
         values = m.dump(entity)
-        self.conn.execute(m.table.update().where(m.table.c.id == entity.id).values(**values))
+        values["entity_id"] = entity.id
+        self.conn.execute(_STATEMENTS[m.table.name].update, values)
 
     def delete(self, kind: type[E], entity_id: str) -> None:
         m = _mapping(kind)
-        self.conn.execute(m.table.delete().where(m.table.c.id == entity_id))
+        self.conn.execute(_STATEMENTS[m.table.name].delete, {"entity_id": entity_id})
 
     def all(self, kind: type[E]) -> list[E]:
         m = _mapping(kind)
@@ -186,6 +210,16 @@ class Transaction:
     def set_brick_pending(self, brick_id: str, op_id: str) -> None:
         self.conn.execute(_SET_BRICK_PENDING, {"brick": brick_id, "op": op_id})
 
+    def device_targets(self, device_ids: set[str]) -> dict[str, tuple[str, str]]:
+        """(name, backend) per device: what a node command needs, without parsing JSON."""
+        rows_ = self.conn.execute(_DEVICE_TARGETS, {"ids": sorted(device_ids)})
+        return {row[0]: (row[1], row[2]) for row in rows_}
+
+    def node_hosts(self, node_ids: set[str]) -> dict[str, tuple[str, str]]:
+        """(manage host, storage host) per node."""
+        rows_ = self.conn.execute(_NODE_HOSTS, {"ids": sorted(node_ids)})
+        return {row[0]: (row[1], row[2]) for row in rows_}
+
     def nodes_by_id(self, node_ids: set[str]) -> dict[str, Node]:
         if not node_ids:
             return {}
@@ -274,6 +308,12 @@ _CANDIDATES = (
         )
     )
     .order_by(nodes.c.id, devices.c.id)
+)
+_DEVICE_TARGETS = select(devices.c.id, devices.c.name, devices.c.backend).where(
+    devices.c.id.in_(bindparam("ids", expanding=True))
+)
+_NODE_HOSTS = select(nodes.c.id, nodes.c.manage_hostname, nodes.c.storage_hostname).where(
+    nodes.c.id.in_(bindparam("ids", expanding=True))
 )
 _ADJUST_SPACE = (
     devices.update()

@@ -119,3 +119,4 @@ db_attributes = Table(
 )
 
 Index("ix_volumes_visible", volumes.c.pending_op_id, volumes.c.id)
+Index("ix_bricks_pending_op_id", bricks.c.pending_op_id)
