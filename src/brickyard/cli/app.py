@@ -150,3 +150,18 @@ def run(
             state.close()
         sys.stdout.flush()
     return EXIT_ERROR
+
+
+def console_main(
+    root: CobraGroup,
+    prog_name: str,
+    argv: Sequence[str] | None,
+    env: Mapping[str, str] | None,
+    transport: httpx.BaseTransport | None,
+) -> int:
+    """A console script's body: from sys.argv it exits with the status, otherwise returns it."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    code = run(root, args, prog_name=prog_name, env=env, transport=transport)
+    if argv is None:
+        sys.exit(code)
+    return code

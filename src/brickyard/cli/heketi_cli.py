@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 
 import httpx
 
 from brickyard.cli.app import (
     add_heketi_commands,
+    console_main,
     root_callback,
     root_options,
-    run,
     version_text,
 )
 from brickyard.cli.params import CobraGroup
@@ -38,11 +37,7 @@ def main(
     transport: httpx.BaseTransport | None = None,
 ) -> int:
     """Entry point of the ``heketi-cli`` console script."""
-    args = sys.argv[1:] if argv is None else list(argv)
-    code = run(cli, args, prog_name="heketi-cli", env=env, transport=transport)
-    if argv is None:
-        sys.exit(code)
-    return code
+    return console_main(cli, "heketi-cli", argv, env, transport)
 
 
 if __name__ == "__main__":

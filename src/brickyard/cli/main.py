@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 
 import click
 import httpx
 
 import brickyard
-from brickyard.cli.app import add_heketi_commands, root_callback, root_options, run
+from brickyard.cli.app import add_heketi_commands, console_main, root_callback, root_options
 from brickyard.cli.params import CobraGroup
 
 __all__ = ["cli", "main"]
@@ -60,11 +59,7 @@ def main(
     transport: httpx.BaseTransport | None = None,
 ) -> int:
     """Entry point of the ``brickyard`` console script."""
-    args = sys.argv[1:] if argv is None else list(argv)
-    code = run(cli, args, prog_name="brickyard", env=env, transport=transport)
-    if argv is None:
-        sys.exit(code)
-    return code
+    return console_main(cli, "brickyard", argv, env, transport)
 
 
 if __name__ == "__main__":
