@@ -47,6 +47,9 @@ def service_settings(settings: Settings) -> ServiceSettings:
         block_hosting_volume_options=g.block_hosting_volume_options,
         create_retries=g.operation_retry_limits.volume_create,
         default_backend=g.brick_backend,
+        max_replica=g.max_replica,
+        average_file_size_kb=g.average_file_size_kb,
+        placer=g.placer,
     )
 
 

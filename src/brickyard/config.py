@@ -220,6 +220,8 @@ class GlusterFSConfig(_Section):
             "refresh_time_background_cleaner",
             "start_time_background_cleaner",
             "brick_backend",
+            "placer",
+            "max_replica",
         }
     )
 
@@ -251,6 +253,11 @@ class GlusterFSConfig(_Section):
     # Brickyard additions.
     mock_device_size_gb: int = Field(default=500, ge=1, le=_INT64_MAX)
     brick_backend: Literal["lvm", "loopfile"] = "lvm"
+    # How bricks are placed: "balanced" (emptiest acceptable device, new zones first) or
+    # "heketi" (Heketi's ring: first fit from a random start).
+    placer: Literal["balanced", "heketi"] = "balanced"
+    # Highest replica count accepted; Heketi hard-codes 3 and so does the default.
+    max_replica: int = Field(default=3, ge=1, le=16)
 
     @property
     def volume_limit(self) -> int | None:
@@ -403,6 +410,8 @@ ENV_OVERRIDES: tuple[_EnvVar, ...] = (
         "HEKETI_POST_REQUEST_VOLUME_OPTIONS", ("glusterfs.post_request_volume_options",), _text
     ),
     _EnvVar("HEKETI_ZONE_CHECKING", ("glusterfs.zone_checking",), _text),
+    _EnvVar("BRICKYARD_PLACER", ("glusterfs.placer",), _text),
+    _EnvVar("BRICKYARD_MAX_REPLICA", ("glusterfs.max_replica",), _int),
     _EnvVar("HEKETI_GLUSTER_MAX_VOLUMES_PER_CLUSTER", ("glusterfs.max_volumes_per_cluster",), _int),
     _EnvVar(
         "HEKETI_DISABLE_HEALTH_MONITOR",

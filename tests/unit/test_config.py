@@ -181,6 +181,8 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "glusterfs.operation_retry_limits.volume_create": 4,
     "glusterfs.mock_device_size_gb": 500,
     "glusterfs.brick_backend": "lvm",
+    "glusterfs.placer": "balanced",
+    "glusterfs.max_replica": 3,
     "glusterfs.sshexec.keyfile": "",
     "glusterfs.sshexec.user": "heketi",
     "glusterfs.sshexec.port": 22,
@@ -507,6 +509,8 @@ ENV_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("HEKETI_PRE_REQUEST_VOLUME_OPTIONS", "a b", {"glusterfs.pre_request_volume_options": "a b"}),
     ("HEKETI_POST_REQUEST_VOLUME_OPTIONS", "c d", {"glusterfs.post_request_volume_options": "c d"}),
     ("HEKETI_ZONE_CHECKING", "strict", {"glusterfs.zone_checking": "strict"}),
+    ("BRICKYARD_PLACER", "heketi", {"glusterfs.placer": "heketi"}),
+    ("BRICKYARD_MAX_REPLICA", "4", {"glusterfs.max_replica": 4}),
     (
         "HEKETI_GLUSTER_MAX_VOLUMES_PER_CLUSTER",
         "-1",

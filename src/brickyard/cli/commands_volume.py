@@ -8,14 +8,44 @@ from brickyard.cli import render
 from brickyard.cli.common import require, show
 from brickyard.cli.params import GO_FLOAT, GO_INT, CobraGroup, bool_flag, leaf
 from brickyard.cli.session import CliError, emit, emit_json, err, session
-from brickyard.client import build_volume_create, go_json
+from brickyard.client import JSONDict, build_volume_create, go_json
 
 __all__ = ["volume"]
 
 volume = CobraGroup("volume", help="Heketi Volume Management")
 
 
-@leaf(volume, "create", help="Create a GlusterFS volume")
+CREATE_HELP = """Create a GlusterFS volume
+
+With --dry-run nothing is created: the server (Brickyard's POST /volumes/plan, sent the very
+body POST /volumes would get) tells where the bricks would go and why. The output:
+
+\b
+  Dry run: nothing was created.
+  Cluster Id: <cluster id>
+  Layout: <S> brick sets x <B> bricks of <size> GiB (<durability>)
+  Set <n>:
+      Brick <p>[ (arbiter)]: node <id> (<hostname>, zone <z>),
+        device <id> (<name>), <size> GiB: <why>           (one line)
+  Skipped devices: <reason> <count>, ...      ("none" if no device was)
+      <device id> (<name>) on <hostname>: <why>     (at most 50 examples)
+      (<n> more not shown)
+  Attempts:
+      <S> sets of <size> GiB bricks: <result>
+  Clusters:                     (when several clusters were considered)
+      <cluster id>: <result>
+
+Sizes are in GiB: whole numbers, otherwise two decimals. <durability> is "replicate 3",
+"disperse 4+2" or "none". Without a placement the output has "Cluster Id: (none)", "Layout:
+none found for <size> GiB (<durability>)" and no sets, and the command fails with "Error:
+<why>" (exit status 255). With --json the server's answer is printed as is (exit status 255
+too when there is no placement).
+
+The --dry-run flag cannot be combined with --persistent-volume(-file).
+"""
+
+
+@leaf(volume, "create", help=CREATE_HELP)
 @click.option("--size", type=GO_INT, default=0, help="Size of volume in GiB")
 @click.option("--name", default="", help="Optional: Name of volume.")
 @click.option(
@@ -34,6 +64,7 @@ volume = CobraGroup("volume", help="Heketi Volume Management")
 @bool_flag("--persistent-volume", help="Print a Kubernetes persistent volume to stdout.")
 @click.option("--persistent-volume-file", default="", help="Write the persistent volume here.")
 @click.option("--persistent-volume-endpoint", default="", help="Endpoint name for the PV.")
+@bool_flag("--dry-run", help="Show where the bricks would go and why; create nothing.")
 def volume_create(
     size: int,
     name: str,
@@ -49,9 +80,14 @@ def volume_create(
     persistent_volume: bool,
     persistent_volume_file: str,
     persistent_volume_endpoint: str,
+    dry_run: bool,
 ) -> None:
     if size == 0:
         raise CliError("Missing volume size")
+    if dry_run and persistent_volume:
+        raise CliError("--dry-run cannot be combined with --persistent-volume")
+    if dry_run and persistent_volume_file:
+        raise CliError("--dry-run cannot be combined with --persistent-volume-file")
     if persistent_volume and persistent_volume_endpoint == "":
         err("--persistent-volume-endpoint must be provided when using --persistent-volume\n")
         raise CliError("Missing endpoint")
@@ -68,6 +104,9 @@ def volume_create(
         gluster_volume_options=gluster_volume_options.split(",") if gluster_volume_options else (),
         block=block,
     )
+    if dry_run:
+        _dry_run(body)
+        return
     info = session().client().volume_create_body(body)
     if persistent_volume or persistent_volume_file:
         pv = render.persistent_volume(info, persistent_volume_endpoint)
@@ -82,6 +121,14 @@ def volume_create(
             raise CliError(str(exc)) from None
         return
     show(info, render.volume_info)
+
+
+def _dry_run(body: JSONDict) -> None:
+    """``volume create --dry-run``: print the plan; fail (exit 255) when there is none."""
+    plan = session().client().volume_plan_body(body)
+    show(plan, render.volume_plan)
+    if not plan.get("ok"):
+        raise CliError(str(plan.get("error") or "no placement found"))
 
 
 @leaf(volume, "info", help="Retrieves information about the volume")

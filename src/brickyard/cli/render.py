@@ -24,6 +24,7 @@ __all__ = [
     "topology_info",
     "volume_info",
     "volume_list_line",
+    "volume_plan",
 ]
 
 KIB_PER_GIB = 1024 * 1024
@@ -402,3 +403,101 @@ def _topology_cluster(cluster: Obj) -> str:
 def topology_info(topology: Obj) -> str:
     """The default ``topology info`` template over the whole topology."""
     return "".join(_topology_cluster(c) for c in _list(topology.get("clusters"))) + "\n"
+
+
+# --- volume create --dry-run (Brickyard extension) -------------------------------------------
+
+
+def gib_text(kib: Any) -> str:
+    """A KiB amount in GiB: ``5`` when whole, otherwise two decimals (``5.04``)."""
+    value = float(kib or 0) / KIB_PER_GIB
+    return str(int(value)) if value.is_integer() else f"{value:.2f}"
+
+
+def _plural(count: Any, word: str) -> str:
+    number = int(count or 0)
+    return f"{number} {word}" if number == 1 else f"{number} {word}s"
+
+
+def durability_text(durability: Any) -> str:
+    """``replicate 3``, ``disperse 4+2`` or ``none``."""
+    durability = _obj(durability)
+    kind = str(durability.get("type") or "none")
+    if kind == "replicate":
+        return f"replicate {gv(_obj(durability.get('replicate')).get('replica', 0))}"
+    if kind == "disperse":
+        disperse = _obj(durability.get("disperse"))
+        return f"disperse {gv(disperse.get('data', 0))}+{gv(disperse.get('redundancy', 0))}"
+    return kind
+
+
+def _with_reason(text: str, reason: Any) -> str:
+    return f"{text}: {reason}" if reason else text
+
+
+def _plan_brick(index: int, brick: Obj) -> str:
+    position = gv(brick.get("position", index))
+    role = " (arbiter)" if brick.get("arbiter") else ""
+    zone = f"zone {gv(brick.get('zone', 0))}"
+    where = f"{brick['hostname']}, {zone}" if brick.get("hostname") else zone
+    text = (
+        f"    Brick {position}{role}: node {brick.get('node', '')} ({where}), "
+        f"device {brick.get('device', '')} ({brick.get('device_name', '')}), "
+        f"{gib_text(brick.get('size'))} GiB"
+    )
+    return _with_reason(text, brick.get("reason")) + "\n"
+
+
+def _plan_skipped(plan: Obj) -> str:
+    counts = _obj(plan.get("skipped_counts"))
+    examples = _list(plan.get("skipped"))
+    summary = ", ".join(f"{k} {gv(v)}" for k, v in counts.items() if v)
+    text = f"Skipped devices: {summary or 'none'}\n"
+    for skip in map(_obj, examples):
+        host = skip.get("hostname") or skip.get("node") or ""
+        line = f"    {skip.get('device', '')} ({skip.get('device_name', '')}) on {host}"
+        text += _with_reason(line, skip.get("reason")) + "\n"
+    hidden = sum(int(v or 0) for v in counts.values()) - len(examples)
+    if examples and hidden > 0:
+        text += f"    ({hidden} more not shown)\n"
+    return text
+
+
+def volume_plan(plan: Obj) -> str:
+    """The text of ``volume create --dry-run``: the answer of ``POST /volumes/plan``.
+
+    Brick sets are listed only when a placement was found (``ok``); the ``Clusters:`` section
+    only when several clusters were considered or none could take the volume.
+    """
+    ok = bool(plan.get("ok"))
+    durability = durability_text(plan.get("durability"))
+    text = "Dry run: nothing was created.\n"
+    text += f"Cluster Id: {plan.get('cluster') or '(none)'}\n"
+    if ok:
+        text += (
+            f"Layout: {_plural(plan.get('sets'), 'brick set')} x "
+            f"{_plural(plan.get('bricks_per_set'), 'brick')} of "
+            f"{gib_text(plan.get('brick_size'))} GiB ({durability})\n"
+        )
+        for index, brick_set in enumerate(map(_obj, _list(plan.get("brick_sets")))):
+            text += f"Set {gv(brick_set.get('set', index))}:\n"
+            bricks = map(_obj, _list(brick_set.get("bricks")))
+            text += "".join(_plan_brick(i, b) for i, b in enumerate(bricks))
+    else:
+        text += f"Layout: none found for {gv(plan.get('size', 0))} GiB ({durability})\n"
+    text += _plan_skipped(plan)
+    attempts = [_obj(a) for a in _list(plan.get("attempts"))]
+    if attempts:
+        text += "Attempts:\n"
+        for attempt in attempts:
+            line = (
+                f"    {_plural(attempt.get('sets'), 'set')} of "
+                f"{gib_text(attempt.get('brick_size'))} GiB bricks"
+            )
+            text += _with_reason(line, attempt.get("result")) + "\n"
+    clusters = [_obj(c) for c in _list(plan.get("clusters"))]
+    if len(clusters) > 1 or (clusters and not ok):
+        text += "Clusters:\n"
+        for cluster in clusters:
+            text += _with_reason(f"    {cluster.get('id', '')}", cluster.get("result")) + "\n"
+    return text

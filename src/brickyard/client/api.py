@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from brickyard.client.errors import HeketiError
 from brickyard.client.protocol import (
     Flow,
     JSONDict,
@@ -239,6 +240,62 @@ def volume_create(
     return volume_create_body(body)
 
 
+#: Generic "no such route" answers: Heketi's router, and Brickyard servers without the extension.
+_NO_ROUTE = ("", "404 page not found", "Invalid path or request")
+
+
+def volume_plan_body(body: Mapping[str, Any]) -> Flow[JSONDict]:
+    """``POST /volumes/plan`` (Brickyard extension, synchronous): where ``POST /volumes`` with
+    this same body would put the bricks, and why; the server changes nothing.
+
+    The answer has ``ok`` (and ``error`` when no placement was found), ``cluster``, the layout
+    (``sets``, ``bricks_per_set``, ``brick_size`` in KiB, ``brick_sets``) and the reasons
+    (``skipped``, ``skipped_counts``, ``attempts``, ``clusters``). Invalid requests raise
+    :class:`HeketiError` like ``volume_create_body``; so does a server without the extension.
+    """
+    reply = yield from request("POST", "/volumes/plan", dict(body))
+    if reply.status == 200:
+        return reply.json_object()
+    error = error_from(reply)
+    if reply.status in (404, 405) and reply.text().strip() in _NO_ROUTE:
+        raise HeketiError(
+            f"the server does not support dry runs (POST /volumes/plan: {error.message})",
+            reply.status,
+        )
+    raise error
+
+
+def volume_plan(
+    size: int,
+    *,
+    name: str = "",
+    durability: str = "replicate",
+    replica: int = 3,
+    disperse_data: int = 4,
+    redundancy: int = 2,
+    snapshot_factor: float = 1.0,
+    gid: int = 0,
+    clusters: Sequence[str] = (),
+    gluster_volume_options: Sequence[str] = (),
+    block: bool = False,
+) -> Flow[JSONDict]:
+    """The placement ``volume_create`` with the same arguments would get (nothing is created)."""
+    body = build_volume_create(
+        size,
+        name=name,
+        durability=durability,
+        replica=replica,
+        disperse_data=disperse_data,
+        redundancy=redundancy,
+        snapshot_factor=snapshot_factor,
+        gid=gid,
+        clusters=clusters,
+        gluster_volume_options=gluster_volume_options,
+        block=block,
+    )
+    return volume_plan_body(body)
+
+
 def volume_list() -> Flow[JSONDict]:
     return _get_json("/volumes")
 
@@ -417,6 +474,8 @@ class Endpoints:
     device_set_tags = operation(device_set_tags)
     volume_create = operation(volume_create)
     volume_create_body = operation(volume_create_body)
+    volume_plan = operation(volume_plan)
+    volume_plan_body = operation(volume_plan_body)
     volume_list = operation(volume_list)
     volume_info = operation(volume_info)
     volume_delete = operation(volume_delete)

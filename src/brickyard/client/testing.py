@@ -185,6 +185,7 @@ class FakeHeketi:
             ("GET", f"/devices/{h}/resync", self._exists(self.devices, Outcome(204))),
             ("POST", f"/devices/{h}/tags", self._tags(self.devices)),
             ("POST", "/volumes", self._volume_create),
+            ("POST", "/volumes/plan", self._volume_plan),
             ("GET", "/volumes", lambda m, b: Outcome(200, {"volumes": sorted(self.volumes)})),
             ("GET", f"/volumes/{h}", self._volume_info),
             ("DELETE", f"/volumes/{h}", self._volume_delete),
@@ -433,11 +434,7 @@ class FakeHeketi:
         self.volumes[vid] = {
             "size": size,
             "name": name,
-            "durability": {
-                "type": kind,
-                "replicate": (durability.get("replicate") or {}) if kind == "replicate" else {},
-                "disperse": (durability.get("disperse") or {}) if kind == "disperse" else {},
-            },
+            "durability": _volume_durability(durability),
             "glustervolumeoptions": ["", *(body.get("glustervolumeoptions") or []), ""],
             "snapshot": {
                 "enable": bool(snapshot.get("enable")),
@@ -458,6 +455,98 @@ class FakeHeketi:
         if body.get("block"):
             self.volumes[vid]["block"] = True
         return Outcome(303, location=f"/volumes/{vid}", deferred=True)
+
+    def _volume_plan(self, m: re.Match[str], body: Any) -> Outcome:
+        """``POST /volumes/plan``: one brick set, one brick per node on its first device with
+        room (nodes in id order), or ``ok: false`` when the cluster has too few such nodes."""
+        body = body if isinstance(body, dict) else {}
+        size = body.get("size")
+        if not size:
+            return Outcome(400, "validation failed: size: cannot be blank.")
+        if not self.clusters:
+            return Outcome(400, "No clusters configured")
+        cid = (body.get("clusters") or sorted(self.clusters))[0]
+        if cid not in self.clusters:
+            return Outcome(404, f"Cluster id {cid} does not exist")
+        durability = body.get("durability") or {}
+        kind = durability.get("type") or "none"
+        replica = (durability.get("replicate") or {}).get("replica") or 2
+        disperse = durability.get("disperse") or {}
+        data = int(disperse.get("data") or 4)
+        width = {"replicate": replica, "disperse": data + int(disperse.get("redundancy") or 2)}
+        bricks_per_set = int(width.get(kind, 1))
+        brick_size = int(size) * GIB // (data if kind == "disperse" else 1)
+        snapshot = body.get("snapshot") or {}
+        factor = float(snapshot.get("factor") or 1) if snapshot.get("enable") else 1.0
+        space = int(brick_size * factor) + brick_size // 200
+        bricks: list[dict[str, Any]] = []
+        skipped: list[dict[str, Any]] = []
+        counts = dict.fromkeys(_SKIP_REASONS, 0)
+
+        def skip(did: str, nid: str, category: str, reason: str) -> None:
+            counts[category] += 1
+            if len(skipped) < 50:
+                node = self.nodes[nid]
+                skipped.append(
+                    {
+                        "device": did,
+                        "device_name": self.devices[did]["name"],
+                        "node": nid,
+                        "hostname": node["storage"],
+                        "reason": reason,
+                    }
+                )
+
+        for nid in sorted(n for n, v in self.nodes.items() if v["cluster"] == cid):
+            if len(bricks) == bricks_per_set:
+                break
+            node = self.nodes[nid]
+            for did in sorted(d for d, v in self.devices.items() if v["node"] == nid):
+                free = int(self.device_view(did)["storage"]["free"])
+                if node["state"] != "online" or self.devices[did]["state"] != "online":
+                    skip(did, nid, "offline", "device or node is not online")
+                elif any(b["node"] == nid for b in bricks):
+                    used = next(b["position"] for b in bricks if b["node"] == nid)
+                    skip(did, nid, "same node", f"same node as brick {used} of set 0")
+                elif free < space:
+                    skip(did, nid, "no space", f"only {free} KiB free, {space} KiB needed")
+                else:
+                    bricks.append(
+                        {
+                            "position": len(bricks),
+                            "device": did,
+                            "device_name": self.devices[did]["name"],
+                            "node": nid,
+                            "hostname": node["storage"],
+                            "zone": node["zone"],
+                            "size": brick_size,
+                            "space": space,
+                            "arbiter": False,
+                            "reason": "first device of the node with enough free space",
+                        }
+                    )
+        ok = len(bricks) == bricks_per_set
+        error = f"No space: {bricks_per_set} nodes with a usable device needed, {len(bricks)} found"
+        result = "placed" if ok else error.removeprefix("No space: ")
+        plan: dict[str, Any] = {"ok": ok}
+        if not ok:
+            plan["error"] = error
+        plan.update(
+            {
+                "cluster": cid if ok else "",
+                "size": size,
+                "durability": _volume_durability(durability),
+                "sets": 1 if ok else 0,
+                "bricks_per_set": bricks_per_set if ok else 0,
+                "brick_size": brick_size if ok else 0,
+                "brick_sets": [{"set": 0, "bricks": bricks}] if ok else [],
+                "skipped": skipped,
+                "skipped_counts": counts,
+                "attempts": [{"sets": 1, "brick_size": brick_size, "result": result}],
+                "clusters": [{"id": cid, "result": result}],
+            }
+        )
+        return Outcome(200, plan)
 
     def _volume_info(self, m: re.Match[str], body: Any) -> Outcome:
         if m.group(1) not in self.volumes:
@@ -490,6 +579,19 @@ class FakeHeketi:
     def _logging_set(self, m: re.Match[str], body: Any) -> Outcome:
         self.log_level = ((body or {}).get("loglevel") or {}).get("glusterfs", self.log_level)
         return Outcome(200, self._logging())
+
+
+_SKIP_REASONS = ("same node", "no space", "offline", "zone in use (strict)", "tags", "arbiter role")
+
+
+def _volume_durability(durability: dict[str, Any]) -> dict[str, Any]:
+    """A volume's ``durability`` from the request's."""
+    kind = durability.get("type") or "none"
+    return {
+        "type": kind,
+        "replicate": (durability.get("replicate") or {}) if kind == "replicate" else {},
+        "disperse": (durability.get("disperse") or {}) if kind == "disperse" else {},
+    }
 
 
 _OPERATIONS = {"total": 0, "in_flight": 0, "stale": 0, "failed": 0, "new": 0}

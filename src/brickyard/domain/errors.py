@@ -49,8 +49,11 @@ class PlacementError(OperationFailed):
 
 
 class NoSpace(PlacementError):
+    """Heketi's "No space", with what exactly did not fit after the colon."""
+
     def __init__(self, detail: str = "") -> None:
         super().__init__("No space" + (f": {detail}" if detail else ""))
+        self.detail = detail
 
 
 class NodeCommandError(OperationFailed):

@@ -58,3 +58,20 @@ def brick_layouts(
         if brick <= limits.max_size:
             yield sets, brick
         sets *= 2
+
+
+ARBITER_MIN_SIZE = 16 * 1024  # KiB: 16 MiB, the smallest XFS Heketi makes
+
+
+class ArbiterSizeError(ValueError):
+    pass
+
+
+def arbiter_brick_size(data_brick: int, average_file_size: int) -> int:
+    """An arbiter brick holds metadata only, about 1 KiB per file: the data brick's size over
+    the average file size (KiB), at least 16 MiB (internals §2.7)."""
+    if average_file_size <= 0 or data_brick < average_file_size:
+        raise ArbiterSizeError(
+            f"Average file size ({average_file_size}) is greater than Brick size ({data_brick})"
+        )
+    return max(data_brick // average_file_size, ARBITER_MIN_SIZE)

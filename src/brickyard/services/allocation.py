@@ -1,19 +1,33 @@
 """Choosing a cluster and placing a volume's bricks inside it (internals §2.1-2.2).
 
 Runs inside the write transaction that journals the operation, so space is reserved atomically
-with the plan."""
+with the plan. Candidates come from the placement cache (an in-memory index per cluster); the
+database stays the judge: reserving space checks every device still has it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..domain.errors import NoSpace, OperationFailed, PlacementError
 from ..domain.ids import new_id
 from ..domain.model import Brick, BrickSubType, PendingOperation, Volume
-from ..domain.placement import PlacedBrick, PlacementRequest, plan_bricks
-from ..domain.sizing import BrickLimits, MinimumBrickSizeReached, brick_layouts
+from ..domain.placement import (
+    Explanation,
+    PlacedBrick,
+    PlacementRequest,
+    Placer,
+)
+from ..domain.policy import PlacementPolicy
+from ..domain.sizing import (
+    ArbiterSizeError,
+    BrickLimits,
+    MinimumBrickSizeReached,
+    arbiter_brick_size,
+    brick_layouts,
+)
 from ..domain.units import GIB
 from ..store.sql import Transaction
+from .placement_cache import PlacementCache
 
 
 class NoNodes(PlacementError):
@@ -27,14 +41,51 @@ class NoDevices(PlacementError):
 
 
 class TooManyBricks(PlacementError):
-    def __init__(self) -> None:
-        super().__init__("Maximum number of bricks reached.")
+    """Heketi's text, kept for expand where users see it; the detail says how many."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"Maximum number of bricks reached. {detail}".strip())
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Attempt:
+    sets: int
+    brick_size: int  # KiB
+    result: str  # "placed" or why not
 
 
 @dataclass
 class Allocation:
     bricks: list[Brick]
     space: dict[str, int]  # KiB to move from free to used, per device
+    placed: list[PlacedBrick] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+@dataclass
+class AllocationFailure:
+    """What a failed allocation tried, for errors and the dry run."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    explanation: Explanation | None = None
+
+
+def _gib(kib: int) -> str:
+    value = kib / GIB
+    return f"{value:.0f}" if value.is_integer() else f"{value:.2f}"
+
+
+def describe(attempts: list[Attempt], stop: str) -> str:
+    """One line an admin can act on: the last placement problem, the layouts tried, and why
+    no further layout was tried."""
+    if not attempts:
+        return stop
+    text = attempts[-1].result
+    if len(attempts) > 1:
+        first, last = _gib(attempts[0].brick_size), _gib(attempts[-1].brick_size)
+        text += f"; tried {len(attempts)} layouts with bricks of {first} down to {last} GiB"
+    return f"{text}; {stop}"
 
 
 def allocate(
@@ -42,33 +93,66 @@ def allocate(
     volume: Volume,
     size_gib: int,
     limits: BrickLimits,
-    strict_zones: bool,
+    policy: PlacementPolicy,
+    placer: Placer,
+    cache: PlacementCache,
     op_id: str,
     existing_bricks: int = 0,
     first_set_index: int = 0,
+    failure: AllocationFailure | None = None,
+    explain: bool = False,
 ) -> Allocation:
     """Place `size_gib` of the volume in its cluster, halving the brick size (doubling the sets)
     until it fits; reserve the space on the chosen devices."""
+    failure = failure if failure is not None else AllocationFailure()
     if not tx.cluster_node_ids(volume.cluster_id):
         raise NoNodes()
-    candidates = tx.placement_candidates(volume.cluster_id)
-    if not candidates:
+    index = cache.index(tx, volume.cluster_id)
+    if not len(index):
         raise NoDevices()
     per_set = volume.durability.bricks_per_set
     layouts = brick_layouts(size_gib * GIB, volume.durability.data_bricks_per_set, limits)
+    attempts = failure.attempts
     while True:
         try:
             sets, brick_size = next(layouts)
         except MinimumBrickSizeReached as exc:
-            raise NoSpace() from exc
+            minimum = _gib(limits.min_size)
+            stop = f"smaller bricks would be under the minimum brick size ({minimum} GiB)"
+            raise NoSpace(describe(attempts, stop)) from exc
         if sets * per_set + existing_bricks > limits.max_bricks:
-            raise TooManyBricks()
-        request = PlacementRequest(sets, per_set, brick_size, volume.snapshot_factor, strict_zones)
+            stop = (
+                f"more bricks ({sets * per_set + existing_bricks}) would exceed the maximum of "
+                f"{limits.max_bricks} per volume"
+            )
+            raise TooManyBricks(describe(attempts, stop))
+        arbiter_size = 0
+        if policy.arbiter:
+            try:
+                arbiter_size = arbiter_brick_size(brick_size, policy.average_file_size)
+            except ArbiterSizeError as exc:
+                raise OperationFailed(str(exc)) from exc
+        request = PlacementRequest(
+            sets,
+            per_set,
+            brick_size,
+            volume.snapshot_factor,
+            policy.strict_zones,
+            policy.tag_rule,
+            policy.arbiter,
+            arbiter_size,
+        )
+        explanation = Explanation() if explain else None
+        failure.explanation = explanation
         try:
-            placed = plan_bricks(request, candidates)
-        except NoSpace:
+            placed = placer.place(request, index, explanation)
+        except NoSpace as exc:
+            attempts.append(Attempt(sets, brick_size, exc.detail))
             continue
-        return _bricks_of(volume, placed, op_id, first_set_index)
+        attempts.append(Attempt(sets, brick_size, "placed"))
+        allocation = _bricks_of(volume, placed, op_id, first_set_index)
+        allocation.attempts = list(attempts)
+        return allocation
 
 
 def _bricks_of(
@@ -89,11 +173,11 @@ def _bricks_of(
                 pool_metadata_size=p.space.metadata_size,
                 set_index=first_set_index + p.set_index,
                 position=p.position,
-                subtype=BrickSubType.NORMAL,
+                subtype=BrickSubType.ARBITER if p.arbiter else BrickSubType.NORMAL,
                 pending_op_id=op_id,
             )
         )
-    return Allocation(bricks, space)
+    return Allocation(bricks, space, placed)
 
 
 def write_allocation(tx: Transaction, allocation: Allocation) -> None:

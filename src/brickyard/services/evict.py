@@ -13,6 +13,7 @@ from ..domain.errors import BrickyardError, NoSpace, OperationFailed, PendingCon
 from ..domain.ids import new_id
 from ..domain.model import (
     Brick,
+    BrickSubType,
     Change,
     ChangeType,
     Device,
@@ -22,7 +23,13 @@ from ..domain.model import (
     PendingOperation,
     Volume,
 )
-from ..domain.placement import PlacementRequest, SetInProgress, plan_replacement
+from ..domain.placement import (
+    Candidate,
+    PlacementRequest,
+    Position,
+    SetInProgress,
+    plan_replacement,
+)
 from ..nodes.port import GlusterBrick
 from .allocation import settle_teardown
 from .context import ServiceContext
@@ -49,18 +56,34 @@ class BrickEviction:
                 raise PendingConflict()
             others = [b for b in siblings if b.set_index == old.set_index and b.id != old.id]
             nodes = tx.nodes_by_id({b.node_id for b in others})
-            current = SetInProgress(
-                nodes={b.node_id for b in others}, zones={nodes[b.node_id].zone for b in others}
-            )
+            current = SetInProgress()
+            for b in others:
+                current.take(_as_candidate(b, nodes[b.node_id].zone), b.set_index, b.position)
+            policy = self.volumes.policy(volume)
+            arbiter = old.subtype is BrickSubType.ARBITER
             request = PlacementRequest(
-                1, 1, old.size, volume.snapshot_factor, self.volumes.strict_zones(volume)
+                1,
+                len(others) + 1,
+                old.size,
+                volume.snapshot_factor,
+                policy.strict_zones,
+                policy.tag_rule,
+                policy.arbiter,
+                old.size if arbiter else 0,
             )
+            slot = Position(old.set_index, old.position, arbiter)
             try:
-                chosen, space = plan_replacement(
-                    request, tx.placement_candidates(volume.cluster_id), current, old.device_id
+                placed = plan_replacement(
+                    request,
+                    self.ctx.placement.index(tx, volume.cluster_id),
+                    current,
+                    slot,
+                    old.device_id,
                 )
             except NoSpace as exc:
-                raise OperationFailed(NO_REPLACEMENT) from exc
+                raise OperationFailed(f"{NO_REPLACEMENT}: {exc.detail}") from exc
+            space = placed.space
+            chosen = placed
             op = PendingOperation(new_id(), OperationType.EVICT_BRICK, int(time.time()))
             new = Brick(
                 id=new_id(),
@@ -136,7 +159,7 @@ class BrickEviction:
             try:
                 await self.evict(brick_id)
             except OperationFailed as exc:
-                if exc.message == NO_REPLACEMENT:
+                if exc.message.startswith(NO_REPLACEMENT):
                     raise OperationFailed(
                         f"Unable to delete device [{device_id}] as no device was found to "
                         f"replace it: {exc.message}"
@@ -160,3 +183,8 @@ class BrickEviction:
             node = require(tx, Node, node_id)
             node.state = EntryState.FAILED
             tx.update(node)
+
+
+def _as_candidate(brick: Brick, zone: int) -> Candidate:
+    """A brick already in the set, seen as the candidate it once was (its node and zone)."""
+    return Candidate(brick.device_id, brick.node_id, zone, 0)

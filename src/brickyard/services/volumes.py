@@ -15,6 +15,7 @@ from ..domain.errors import (
     BrickyardError,
     Conflict,
     InvalidRequest,
+    NoSpace,
     NotFound,
     OperationFailed,
     PendingConflict,
@@ -24,6 +25,7 @@ from ..domain.ids import new_id
 from ..domain.model import (
     BlockInfo,
     Brick,
+    BrickSubType,
     Change,
     ChangeType,
     Cluster,
@@ -35,12 +37,15 @@ from ..domain.model import (
     PendingOperation,
     Volume,
 )
+from ..domain.policy import PlacementPolicy, placement_policy
 from ..domain.units import GIB
 from ..nodes.port import DeviceSpec, GlusterBrick, GlusterVolumeSpec, NodeAddress
-from ..store.sql import Transaction
+from ..store.sql import StaleSpace, Transaction
 from .allocation import (
+    AllocationFailure,
     NoDevices,
     NoNodes,
+    TooManyBricks,
     allocate,
     describe_cluster_failures,
     mark_failed,
@@ -50,6 +55,7 @@ from .allocation import (
 from .context import ServiceContext
 from .jobs import Job
 from .lookup import address, brick_spec, device_spec, require
+from .plan_report import ClusterChoice, PlanReport
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +142,9 @@ class VolumeService:
         durability = request.durability
         if request.snapshot_enable and not 1 <= request.snapshot_factor <= 100:
             raise InvalidRequest("Invalid snapshot factor")
-        if durability.type is DurabilityType.REPLICATE and durability.replica > 3:
+        if durability.type is DurabilityType.REPLICATE and (
+            durability.replica > self.ctx.settings.max_replica
+        ):
             raise InvalidRequest("Invalid replica value")
         if durability.type is DurabilityType.DISPERSE and (
             (durability.data, durability.redundancy) not in ALLOWED_DISPERSIONS
@@ -150,6 +158,14 @@ class VolumeService:
             for cluster_id in request.clusters:
                 if tx.get(Cluster, cluster_id) is None:
                     raise InvalidRequest(f"Cluster id {cluster_id} not found")
+        policy = placement_policy(
+            request.options, self.ctx.settings.strict_zones, self.ctx.settings.average_file_size_kb
+        )
+        replica_three = (
+            durability.type is DurabilityType.REPLICATE and durability.bricks_per_set == 3
+        )
+        if policy.arbiter and not replica_three:
+            raise InvalidRequest("Arbiter volumes must be replicate volumes with replica 3")
         limits = self.ctx.settings.limits
         minimum = limits.min_size * durability.data_bricks_per_set
         if request.size * GIB < minimum:
@@ -216,50 +232,89 @@ class VolumeService:
         )
 
     def _build_create(self, volume: Volume, requested_clusters: list[str]) -> Plan:
-        with self.ctx.store.write() as tx:
-            cluster_ids = requested_clusters or tx.cluster_ids()
-            errors: dict[str, Exception] = {}
-            eligible = []
-            for cluster_id in cluster_ids:
-                reason = self._ineligible(tx, cluster_id, volume)
-                if reason:
-                    errors[cluster_id] = OperationFailed(reason)
-                else:
-                    eligible.append(cluster_id)
-            if not eligible:
-                if len(errors) == 1:
-                    raise describe_cluster_failures(errors)
-                lines = "".join(f"\nCluster {cid}: {err}" for cid, err in errors.items())
-                raise OperationFailed("No eligible cluster for volume" + lines)
-            errors = {}
+        for attempt in range(2):
             op = PendingOperation(new_id(), OperationType.CREATE_VOLUME, int(time.time()))
-            for cluster_id in eligible:
-                volume.cluster_id = cluster_id
-                try:
-                    allocation = allocate(
-                        tx,
-                        volume,
-                        volume.size,
-                        self.ctx.settings.limits,
-                        self.strict_zones(volume),
-                        op.id,
-                    )
-                except (NoNodes, NoDevices) as exc:
-                    errors[cluster_id] = exc
-                    continue
-                except PlacementError as exc:
-                    errors[cluster_id] = OperationFailed("No space")
-                    log.info("cluster %s cannot hold volume %s: %s", cluster_id, volume.name, exc)
-                    continue
-                volume.pending_op_id = op.id
-                op.changes = [Change(ChangeType.ADD_VOLUME, volume.id)] + [
-                    Change(ChangeType.ADD_BRICK, b.id) for b in allocation.bricks
-                ]
-                tx.add(op)
-                tx.add(volume)
-                write_allocation(tx, allocation)
-                return Plan.load(tx, op.id, volume, allocation.bricks)
-            raise describe_cluster_failures(errors)
+            try:
+                with self.ctx.store.write() as tx:
+                    allocation = self._choose(tx, volume, requested_clusters, op.id).allocation
+                    assert allocation is not None
+                    volume.pending_op_id = op.id
+                    op.changes = [Change(ChangeType.ADD_VOLUME, volume.id)] + [
+                        Change(ChangeType.ADD_BRICK, b.id) for b in allocation.bricks
+                    ]
+                    tx.add(op)
+                    tx.add(volume)
+                    write_allocation(tx, allocation)
+                    return Plan.load(tx, op.id, volume, allocation.bricks)
+            except StaleSpace:
+                # Another writer took the space the cached index promised: reload, try again.
+                self.ctx.placement.invalidate()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _choose(
+        self,
+        tx: Transaction,
+        volume: Volume,
+        requested_clusters: list[str],
+        op_id: str,
+        explain: bool = False,
+    ) -> ClusterChoice:
+        """Pick the cluster and place the bricks (internals §2.1): clusters in order, the first
+        that can hold the volume wins. Raises OperationFailed saying why none could, unless
+        `explain` (the dry run), which returns the failure in the choice instead."""
+        choice = ClusterChoice()
+        cluster_ids = requested_clusters or tx.cluster_ids()
+        eligible = []
+        for cluster_id in cluster_ids:
+            reason = self._ineligible(tx, cluster_id, volume)
+            if reason:
+                choice.results[cluster_id] = reason
+            else:
+                eligible.append(cluster_id)
+        errors: dict[str, Exception] = {}
+        if not eligible:
+            if len(cluster_ids) == 1:
+                error = OperationFailed(choice.results[cluster_ids[0]])
+            else:
+                lines = "".join(f"\nCluster {cid}: {why}" for cid, why in choice.results.items())
+                error = OperationFailed("No eligible cluster for volume" + lines)
+            return choice.fail(error, explain)
+        policy = self.policy(volume)
+        for cluster_id in eligible:
+            volume.cluster_id = cluster_id
+            failure = AllocationFailure()
+            choice.failures[cluster_id] = failure
+            try:
+                allocation = allocate(
+                    tx,
+                    volume,
+                    volume.size,
+                    self.ctx.settings.limits,
+                    policy,
+                    self.ctx.placer,
+                    self.ctx.placement,
+                    op_id,
+                    failure=failure,
+                    explain=explain,
+                )
+            except (NoNodes, NoDevices) as exc:
+                errors[cluster_id] = exc
+            except TooManyBricks as exc:
+                errors[cluster_id] = NoSpace(exc.detail)
+            except PlacementError as exc:
+                errors[cluster_id] = exc
+            else:
+                choice.results[cluster_id] = "placed"
+                choice.cluster_id = cluster_id
+                choice.allocation = allocation
+                return choice
+            choice.results[cluster_id] = str(errors[cluster_id])
+            log.info(
+                "cluster %s cannot hold volume %s: %s", cluster_id, volume.name, errors[cluster_id]
+            )
+        return choice.fail(describe_cluster_failures(errors), explain)
 
     def _ineligible(self, tx: Transaction, cluster_id: str, volume: Volume) -> str:
         cluster = require(tx, Cluster, cluster_id)
@@ -270,17 +325,24 @@ class VolumeService:
         if tx.volume_named(cluster_id, volume.name) is not None:
             return f"Volume name '{volume.name}' already in use"
         limit = self.ctx.settings.volume_limit
-        count = tx.cluster_volume_count(cluster_id)
-        if limit is not None and count >= limit:
-            return f"Cluster has {count} volumes and limit is {limit}"
+        if limit is not None and tx.cluster_has_volumes(cluster_id, limit):
+            return f"Cluster has {tx.cluster_volume_count(cluster_id)} volumes and limit is {limit}"
         return ""
 
-    def strict_zones(self, volume: Volume) -> bool:
-        for option in volume.options:
-            key, _, value = option.partition(" ")
-            if key == "user.heketi.zone-checking":
-                return value.strip() == "strict"
-        return self.ctx.settings.strict_zones
+    def policy(self, volume: Volume) -> PlacementPolicy:
+        settings = self.ctx.settings
+        return placement_policy(
+            volume.options, settings.strict_zones, settings.average_file_size_kb
+        )
+
+    # -- dry run ------------------------------------------------------------------------------
+    def plan(self, request: VolumeCreateRequest) -> PlanReport:
+        """What a create would do, with the reasons, in a transaction that is rolled back."""
+        volume = self._new_volume(request)
+        with self.ctx.store.rehearsal() as tx:
+            choice = self._choose(tx, volume, request.clusters, "", explain=True)
+            index = self.ctx.placement.index(tx, choice.cluster_id) if choice.cluster_id else None
+        return PlanReport.of(volume, choice, index)
 
     async def _make_bricks(
         self,
@@ -467,7 +529,9 @@ class VolumeService:
                     volume,
                     expand_size,
                     self.ctx.settings.limits,
-                    self.strict_zones(volume),
+                    self.policy(volume),
+                    self.ctx.placer,
+                    self.ctx.placement,
                     op.id,
                     existing_bricks=len(existing),
                     first_set_index=1 + max((b.set_index for b in existing), default=-1),
@@ -612,6 +676,7 @@ def gluster_spec(
         disperse_redundancy=durability.redundancy
         if durability.type is DurabilityType.DISPERSE
         else 0,
+        arbiter=any(b.subtype is BrickSubType.ARBITER for b in bricks),
         options=[(k, v) for k, v in options],
     )
 

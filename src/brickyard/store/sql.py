@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 
 from ..domain.model import Brick, Cluster, Device, EntryState, Node, PendingOperation, Volume
-from ..domain.placement import Candidate
+from ..domain.placement import Candidate, merge_tags
 from . import rows
 from .tables import bricks, clusters, db_attributes, devices, nodes, pending_operations, volumes
 
@@ -85,11 +85,27 @@ def _mapping(kind: type[E]) -> Mapping[E]:
     return MAPPINGS[kind]
 
 
+class StaleSpace(Exception):
+    """A device no longer has the space a placement counted on (another writer took it)."""
+
+
+@dataclass
+class CommitChanges:
+    """What a committed transaction changed that in-memory indexes must follow."""
+
+    space: dict[str, int] = field(default_factory=dict)  # device id -> KiB moved to used
+    topology: bool = False  # a node, device or cluster was added, changed or removed
+
+
+_TOPOLOGY_KINDS = (Cluster, Node, Device)
+
+
 class Transaction:
     """Typed access to the tables inside one database transaction."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.changes = CommitChanges()
 
     # -- generic entity access ------------------------------------------------------------
     def get(self, kind: type[E], entity_id: str) -> E | None:
@@ -101,22 +117,30 @@ class Transaction:
     # statement per call costs more than SQLite itself on the create path.
     def add(self, entity: E) -> None:
         m = _mapping(type(entity))
+        self._track(type(entity))
         self.conn.execute(_STATEMENTS[m.table.name].insert, m.dump(entity))
 
     def add_all(self, entities: list[E]) -> None:
         if not entities:
             return
         m = _mapping(type(entities[0]))
+        self._track(type(entities[0]))
         self.conn.execute(_STATEMENTS[m.table.name].insert, [m.dump(e) for e in entities])
 
     def update(self, entity: E) -> None:
         m = _mapping(type(entity))
+        self._track(type(entity))
         values = m.dump(entity)
         values["entity_id"] = entity.id
         self.conn.execute(_STATEMENTS[m.table.name].update, values)
 
+    def _track(self, kind: type) -> None:
+        if kind in _TOPOLOGY_KINDS:
+            self.changes.topology = True
+
     def delete(self, kind: type[E], entity_id: str) -> None:
         m = _mapping(kind)
+        self._track(kind)
         self.conn.execute(_STATEMENTS[m.table.name].delete, {"entity_id": entity_id})
 
     def all(self, kind: type[E]) -> list[E]:
@@ -149,6 +173,14 @@ class Transaction:
     def cluster_volume_count(self, cluster_id: str) -> int:
         stmt = select(func.count()).select_from(volumes).where(volumes.c.cluster_id == cluster_id)
         return int(self.conn.execute(stmt).scalar_one())
+
+    def cluster_has_volumes(self, cluster_id: str, count: int) -> bool:
+        """Whether the cluster has at least `count` volumes, reading at most that many index
+        entries (a plain count grows with the volume count)."""
+        if count <= 0:
+            return True
+        found = self.conn.execute(_NTH_VOLUME, {"cluster_id": cluster_id, "skip": count - 1})
+        return found.first() is not None
 
     def cluster_nodes(self, cluster_id: str) -> list[Node]:
         return self._where(Node, nodes.c.cluster_id == cluster_id)
@@ -187,18 +219,22 @@ class Transaction:
         return self._where(Brick, bricks.c.device_id == device_id)
 
     def placement_candidates(self, cluster_id: str) -> list[Candidate]:
-        """Online devices of online nodes of a cluster, in node then device id order: only
-        the columns placement needs, so no JSON is parsed on this hot path."""
+        """Online devices of online nodes of a cluster, with merged tags and names."""
         result = self.conn.execute(_CANDIDATES, {"cluster_id": cluster_id})
-        return [Candidate(d, n, zone, free, extent) for d, n, zone, free, extent in result]
+        return [
+            Candidate(d, n, zone, free, extent, merge_tags(ntags, dtags), name, host)
+            for d, n, zone, free, extent, dtags, ntags, name, host in result
+        ]
 
     def adjust_device_space(self, changes: dict[str, int]) -> None:
         """Move KiB from free to used (positive) or back (negative), atomically in SQL so that
-        concurrent writers (several servers on PostgreSQL) never overwrite each other."""
-        if changes:
-            self.conn.execute(
-                _ADJUST_SPACE, [{"device": k, "delta": v} for k, v in changes.items()]
-            )
+        concurrent writers (several servers on PostgreSQL) never overwrite each other; a device
+        that no longer has the space raises StaleSpace."""
+        for device_id, delta in changes.items():
+            done = self.conn.execute(_ADJUST_SPACE, {"device": device_id, "delta": delta})
+            if done.rowcount != 1:
+                raise StaleSpace(device_id)
+            self.changes.space[device_id] = self.changes.space.get(device_id, 0) + delta
 
     def clear_pending(self, op_id: str, size_delta: dict[str, int] | None = None) -> None:
         """Make everything an operation created visible and final."""
@@ -265,11 +301,31 @@ class SqlStore:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._write_lock = threading.RLock()
+        self._listeners: list[Callable[[CommitChanges], None]] = []
+
+    def on_commit(self, listener: Callable[[CommitChanges], None]) -> None:
+        """Call `listener` with what each committed write transaction changed."""
+        self._listeners.append(listener)
 
     @contextmanager
     def write(self) -> Iterator[Transaction]:
-        with self._write_lock, self.engine.begin() as conn:
-            yield Transaction(conn)
+        with self._write_lock:
+            with self.engine.begin() as conn:
+                tx = Transaction(conn)
+                yield tx
+            for listener in self._listeners:
+                listener(tx.changes)
+
+    @contextmanager
+    def rehearsal(self) -> Iterator[Transaction]:
+        """A write transaction that is always rolled back: a dry run sees exactly what a real
+        write would, and changes nothing."""
+        with self._write_lock, self.engine.connect() as conn:
+            conn.begin()
+            try:
+                yield Transaction(conn)
+            finally:
+                conn.rollback()
 
     @contextmanager
     def read(self) -> Iterator[Transaction]:
@@ -298,7 +354,17 @@ class SqlStore:
 
 
 _CANDIDATES = (
-    select(devices.c.id, nodes.c.id, nodes.c.zone, devices.c.free, devices.c.extent_size)
+    select(
+        devices.c.id,
+        nodes.c.id,
+        nodes.c.zone,
+        devices.c.free,
+        devices.c.extent_size,
+        devices.c.tags,
+        nodes.c.tags,
+        devices.c.name,
+        nodes.c.storage_hostname,
+    )
     .join(nodes, devices.c.node_id == nodes.c.id)
     .where(
         and_(
@@ -309,6 +375,12 @@ _CANDIDATES = (
     )
     .order_by(nodes.c.id, devices.c.id)
 )
+_NTH_VOLUME = (
+    select(volumes.c.id)
+    .where(volumes.c.cluster_id == bindparam("cluster_id"))
+    .limit(1)
+    .offset(bindparam("skip"))
+)
 _DEVICE_TARGETS = select(devices.c.id, devices.c.name, devices.c.backend).where(
     devices.c.id.in_(bindparam("ids", expanding=True))
 )
@@ -317,7 +389,13 @@ _NODE_HOSTS = select(nodes.c.id, nodes.c.manage_hostname, nodes.c.storage_hostna
 )
 _ADJUST_SPACE = (
     devices.update()
-    .where(devices.c.id == bindparam("device"))
+    .where(
+        and_(
+            devices.c.id == bindparam("device"),
+            devices.c.free >= bindparam("delta"),
+            devices.c.used + bindparam("delta") >= 0,
+        )
+    )
     .values(free=devices.c.free - bindparam("delta"), used=devices.c.used + bindparam("delta"))
 )
 _CLEAR_BRICKS = (

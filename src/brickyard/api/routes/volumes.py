@@ -33,6 +33,16 @@ async def create_volume(request: Request) -> Response:
     return await api.start(build, throttled=True)
 
 
+@router.post("/volumes/plan")
+async def plan_volume(request: Request) -> Response:
+    """Our extension: the placement a create with this body would make, with the reasons for
+    every choice and every skipped device. Changes nothing."""
+    create = parse.volume_create(await read_body(request))
+    volumes = api_state(request).services.volumes
+    volumes.check_create(create)
+    return json_response(volumes.plan(create).body)
+
+
 @router.get("/volumes")
 async def list_volumes(request: Request) -> Response:
     return json_response({"volumes": api_state(request).services.volumes.list_ids()})

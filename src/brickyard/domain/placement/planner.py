@@ -1,0 +1,381 @@
+"""The placers: fill every position of every brick set with a device.
+
+`BalancedPlacer` (our default) takes, for each position, the acceptable device with the most
+free space, preferring a zone the set does not use yet and, for arbiter volumes, a device
+dedicated to the brick's role. `HeketiRingPlacer` reproduces Heketi's first fit along a
+randomly rotated ring of devices interleaved by zone and node, for admins who want Heketi's
+exact behaviour. Both apply the same filters and never mutate their input: a plan is applied
+by the caller in one transaction, a failed plan leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..errors import NoSpace
+from ..sizing import BrickSpace, brick_space
+from ..units import GIB
+from .candidates import ArbiterRole, Candidate, DeviceIndex
+from .rules import (
+    EXCLUDED,
+    NO_SPACE,
+    Filter,
+    Position,
+    SetInProgress,
+    TagRule,
+    arbiter_role,
+    different_node,
+    different_zone,
+    tag_filter,
+)
+
+ARBITER_POSITION = 2  # Heketi places the arbiter at index 2 of a replica-3 set
+
+
+@dataclass(frozen=True)
+class PlacementRequest:
+    sets: int
+    bricks_per_set: int
+    brick_size: int  # KiB, data bricks
+    snapshot_factor: float = 1.0
+    strict_zones: bool = False
+    tag_rule: TagRule | None = None
+    arbiter: bool = False
+    arbiter_brick_size: int = 0  # KiB
+
+    def size_for(self, slot: Position) -> int:
+        return self.arbiter_brick_size if slot.arbiter else self.brick_size
+
+    def fill_order(self) -> list[int]:
+        """Heketi fills an arbiter set from its arbiter position down: 2, 1, 0."""
+        if self.arbiter:
+            return sorted(range(self.bricks_per_set), reverse=True)
+        return list(range(self.bricks_per_set))
+
+
+@dataclass(frozen=True)
+class PlacedBrick:
+    device_id: str
+    node_id: str
+    set_index: int
+    position: int
+    space: BrickSpace
+    arbiter: bool = False
+    reason: str = ""
+
+
+@dataclass
+class Explanation:
+    """Why devices were skipped (for the dry run): the first reason met per device, as its
+    kind (a key of the counts) and a sentence."""
+
+    skipped: dict[str, tuple[Candidate, str, str]] = field(default_factory=dict)
+
+    def skip(self, candidate: Candidate, kind: str, detail: str) -> None:
+        self.skipped.setdefault(candidate.device_id, (candidate, kind, detail))
+
+    def forget(self, device_id: str) -> None:
+        self.skipped.pop(device_id, None)
+
+    def counts(self) -> Counter[str]:
+        return Counter(kind for _, kind, _ in self.skipped.values())
+
+
+def filters_for(request: PlacementRequest) -> list[Filter]:
+    result: list[Filter] = [different_node]
+    if request.strict_zones:
+        result.append(different_zone)
+    if request.tag_rule is not None:
+        result.append(tag_filter(request.tag_rule))
+    if request.arbiter:
+        result.append(arbiter_role)
+    return result
+
+
+class SpaceBook:
+    """Space taken by the plan so far, and each brick's needs per extent size."""
+
+    def __init__(self, request: PlacementRequest) -> None:
+        self.request = request
+        self.reserved: dict[str, int] = {}
+        self._needs: dict[tuple[int, int], BrickSpace] = {}
+
+    def need(self, candidate: Candidate, slot: Position) -> BrickSpace:
+        size = self.request.size_for(slot)
+        key = (size, candidate.extent_size)
+        found = self._needs.get(key)
+        if found is None:
+            found = brick_space(size, self.request.snapshot_factor, candidate.extent_size)
+            self._needs[key] = found
+        return found
+
+    def free(self, candidate: Candidate) -> int:
+        return candidate.free - self.reserved.get(candidate.device_id, 0)
+
+    def take(self, candidate: Candidate, space: BrickSpace) -> None:
+        self.reserved[candidate.device_id] = self.reserved.get(candidate.device_id, 0) + space.total
+
+
+def _gib(kib: int) -> str:
+    value = kib / GIB
+    return f"{value:.0f}" if value.is_integer() else f"{value:.2f}"
+
+
+def _rejection(
+    candidate: Candidate,
+    current: SetInProgress,
+    slot: Position,
+    filters: Sequence[Filter],
+    book: SpaceBook,
+    excluded: str,
+) -> tuple[str, str] | None:
+    """(reason kind, detail) if the device may not take the slot, else None."""
+    if candidate.device_id == excluded:
+        return EXCLUDED, EXCLUDED
+    for check in filters:
+        reason = check(candidate, current, slot)
+        if reason is not None:
+            detail = reason
+            if check is different_node and candidate.node_id in current.node_position:
+                s, p = current.node_position[candidate.node_id]
+                detail = f"same node as brick {p} of set {s}"
+            return reason, detail
+    needed = book.need(candidate, slot)
+    left = book.free(candidate)
+    if left <= needed.total:  # Heketi requires strictly more free than needed
+        return (
+            NO_SPACE,
+            f"{_gib(left)} GiB free, needs more than {_gib(needed.total)} GiB "
+            f"({_gib(needed.brick_size)} GiB brick with its thin pool)",
+        )
+    return None
+
+
+def _role_rank(candidate: Candidate, slot: Position, request: PlacementRequest) -> int:
+    """Arbiter volumes prefer devices dedicated to the brick's role (Heketi's feed order)."""
+    if not request.arbiter:
+        return 0
+    wanted = ArbiterRole.ARBITER_ONLY if slot.arbiter else ArbiterRole.DATA_ONLY
+    return 0 if candidate.arbiter_role is wanted else 1
+
+
+def diagnose(
+    request: PlacementRequest,
+    candidates: Iterable[Candidate],
+    slot: Position,
+    current: SetInProgress | None = None,
+    book: SpaceBook | None = None,
+) -> str:
+    """Why no device could take a slot, in the terms an admin acts on."""
+    pool = [
+        c
+        for c in candidates
+        if (request.tag_rule is None or request.tag_rule.matches(c.tags))
+        and not (request.arbiter and arbiter_role(c, SetInProgress(), slot))
+    ]
+    needed = request.bricks_per_set
+    nodes = {c.node_id for c in pool}
+    if len(nodes) < needed:
+        qualifier = f" matching {request.tag_rule}" if request.tag_rule else ""
+        return (
+            f"a set of {needed} bricks needs {needed} nodes with online devices{qualifier}, "
+            f"the cluster has {len(nodes)}"
+        )
+    zones = {c.zone for c in pool}
+    if request.strict_zones and len(zones) < needed:
+        return (
+            f"strict zone checking needs {needed} zones for a set of {needed} bricks, "
+            f"the online devices span {len(zones)}"
+        )
+    current = current or SetInProgress()
+    usable = [
+        c
+        for c in pool
+        if c.node_id not in current.nodes and not (request.strict_zones and c.zone in current.zones)
+    ]
+    space = brick_space(request.size_for(slot), request.snapshot_factor, 4096).total
+    largest = max(((book.free(c) if book else c.free) for c in usable), default=0)
+    return (
+        f"no device has room for a {_gib(request.size_for(slot))} GiB brick "
+        f"(it takes {_gib(space)} GiB with its thin pool; largest free where it may go: "
+        f"{_gib(largest)} GiB)"
+    )
+
+
+class Placer(Protocol):
+    def place(
+        self, request: PlacementRequest, index: DeviceIndex, explain: Explanation | None = None
+    ) -> list[PlacedBrick]: ...
+
+
+class BalancedPlacer:
+    """Emptiest acceptable device first; a new zone for the set before a used one."""
+
+    def place(
+        self, request: PlacementRequest, index: DeviceIndex, explain: Explanation | None = None
+    ) -> list[PlacedBrick]:
+        book = SpaceBook(request)
+        filters = filters_for(request)
+        placed: list[PlacedBrick] = []
+        for set_index in range(request.sets):
+            current = SetInProgress()
+            for position in request.fill_order():
+                slot = Position(
+                    set_index, position, request.arbiter and position == ARBITER_POSITION
+                )
+                placed.append(self.choose(request, index, current, slot, book, filters, explain))
+        placed.sort(key=lambda p: (p.set_index, p.position))
+        return placed
+
+    def choose(
+        self,
+        request: PlacementRequest,
+        index: DeviceIndex,
+        current: SetInProgress,
+        slot: Position,
+        book: SpaceBook,
+        filters: Sequence[Filter],
+        explain: Explanation | None = None,
+        excluded: str = "",
+    ) -> PlacedBrick:
+        best: tuple[tuple[int, int, int, str], Candidate] | None = None
+        for candidate in index.by_free():
+            # The index is sorted by committed free space, an upper bound of what is left:
+            # nothing further down can beat a best of the top category.
+            done = best is not None and best[0][:2] == (0, 0) and candidate.free < -best[0][2]
+            if done and explain is None:
+                break
+            rejected = _rejection(candidate, current, slot, filters, book, excluded)
+            if rejected is not None:
+                if explain is not None:
+                    explain.skip(candidate, *rejected)
+                continue
+            key = (
+                1 if candidate.zone in current.zones else 0,
+                _role_rank(candidate, slot, request),
+                -book.free(candidate),
+                candidate.device_id,
+            )
+            if best is None or key < best[0]:
+                best = (key, candidate)
+        if best is None:
+            raise NoSpace(diagnose(request, index.by_free(), slot, current, book))
+        key, chosen = best
+        if explain is not None:
+            explain.forget(chosen.device_id)
+        space = book.need(chosen, slot)
+        book.take(chosen, space)
+        current.take(chosen, slot.set_index, slot.position)
+        reason = f"most free space ({_gib(-key[2])} GiB)"
+        reason += " in a zone the set does not use yet" if key[0] == 0 else " (every zone in use)"
+        if request.arbiter:
+            reason += ", dedicated to this role" if key[1] == 0 else ""
+        return PlacedBrick(
+            chosen.device_id,
+            chosen.node_id,
+            slot.set_index,
+            slot.position,
+            space,
+            slot.arbiter,
+            reason,
+        )
+
+
+class HeketiRingPlacer:
+    """Heketi's simple allocator: devices interleaved by zone then node, the ring rotated to a
+    random start for each set, first fit walking it once per set (internals §2.4)."""
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self.rng = rng or random.Random()
+
+    def ring(self, candidates: Iterable[Candidate]) -> list[Candidate]:
+        zones: dict[int, dict[str, list[Candidate]]] = {}
+        for c in candidates:
+            zones.setdefault(c.zone, {}).setdefault(c.node_id, []).append(c)
+        zone_list = [list(nodes.values()) for nodes in zones.values()]
+        self.rng.shuffle(zone_list)
+        for nodes in zone_list:
+            self.rng.shuffle(nodes)
+        ring: list[Candidate] = []
+        i = 0
+        while zone_list:
+            nodes = zone_list[i % len(zone_list)]
+            devices = nodes[i % len(nodes)]
+            ring.append(devices.pop())
+            if not devices:
+                nodes.remove(devices)
+            if not nodes:
+                zone_list.remove(nodes)
+            i += 1
+        return ring
+
+    def place(
+        self, request: PlacementRequest, index: DeviceIndex, explain: Explanation | None = None
+    ) -> list[PlacedBrick]:
+        book = SpaceBook(request)
+        filters = filters_for(request)
+        ring = self.ring(index.all())
+        placed: list[PlacedBrick] = []
+        for set_index in range(request.sets):
+            start = self.rng.randrange(len(ring)) if ring else 0
+            walk = iter(ring[start:] + ring[:start])
+            current = SetInProgress()
+            for position in request.fill_order():
+                slot = Position(
+                    set_index, position, request.arbiter and position == ARBITER_POSITION
+                )
+                for candidate in walk:
+                    rejected = _rejection(candidate, current, slot, filters, book, "")
+                    if rejected is None:
+                        space = book.need(candidate, slot)
+                        book.take(candidate, space)
+                        current.take(candidate, set_index, position)
+                        placed.append(
+                            PlacedBrick(
+                                candidate.device_id,
+                                candidate.node_id,
+                                set_index,
+                                position,
+                                space,
+                                slot.arbiter,
+                                "first fit along the ring (Heketi placement)",
+                            )
+                        )
+                        break
+                    if explain is not None:
+                        explain.skip(candidate, *rejected)
+                else:
+                    raise NoSpace(diagnose(request, index.by_free(), slot, current, book))
+        placed.sort(key=lambda p: (p.set_index, p.position))
+        return placed
+
+
+def plan_bricks(
+    request: PlacementRequest,
+    candidates: DeviceIndex | Sequence[Candidate],
+    placer: Placer | None = None,
+    explain: Explanation | None = None,
+) -> list[PlacedBrick]:
+    """Place request.sets x request.bricks_per_set bricks, or raise NoSpace with the reason."""
+    index = candidates if isinstance(candidates, DeviceIndex) else DeviceIndex(candidates)
+    return (placer or BalancedPlacer()).place(request, index, explain)
+
+
+def plan_replacement(
+    request: PlacementRequest,
+    candidates: DeviceIndex | Sequence[Candidate],
+    others: SetInProgress,
+    slot: Position,
+    old_device: str,
+) -> PlacedBrick:
+    """One brick to replace another of a set: same rules as create, never on the old device
+    nor on a node (or, with strict zones, a zone) used by the set's other bricks."""
+    index = candidates if isinstance(candidates, DeviceIndex) else DeviceIndex(candidates)
+    book = SpaceBook(request)
+    return BalancedPlacer().choose(
+        request, index, others, slot, book, filters_for(request), excluded=old_device
+    )
