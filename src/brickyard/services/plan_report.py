@@ -56,6 +56,9 @@ class PlanReport:
         counts: dict[str, int] = {}
         explanation = failure.explanation
         if explanation is not None:
+            used = {p.device_id for p in choice.allocation.placed} if choice.allocation else set()
+            for device_id in used:
+                explanation.forget(device_id)
             counts = dict(explanation.counts())
             for candidate, _kind, detail in list(explanation.skipped.values())[
                 :MAX_SKIPPED_EXAMPLES
