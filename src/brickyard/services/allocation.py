@@ -105,10 +105,10 @@ def allocate(
     """Place `size_gib` of the volume in its cluster, halving the brick size (doubling the sets)
     until it fits; reserve the space on the chosen devices."""
     failure = failure if failure is not None else AllocationFailure()
-    if not tx.cluster_node_ids(volume.cluster_id):
-        raise NoNodes()
     index = cache.index(tx, volume.cluster_id)
     if not len(index):
+        if not tx.cluster_node_ids(volume.cluster_id):
+            raise NoNodes()
         raise NoDevices()
     per_set = volume.durability.bricks_per_set
     layouts = brick_layouts(size_gib * GIB, volume.durability.data_bricks_per_set, limits)

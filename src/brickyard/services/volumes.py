@@ -29,10 +29,8 @@ from ..domain.model import (
     Change,
     ChangeType,
     Cluster,
-    Device,
     Durability,
     DurabilityType,
-    Node,
     OperationType,
     PendingOperation,
     Volume,
@@ -54,7 +52,7 @@ from .allocation import (
 )
 from .context import ServiceContext
 from .jobs import Job
-from .lookup import address, brick_spec, device_spec, require
+from .lookup import address, brick_spec, require
 from .plan_report import ClusterChoice, PlanReport
 
 log = logging.getLogger(__name__)
@@ -395,14 +393,26 @@ class VolumeService:
         """Stop and delete the gluster volume (on any node that answers), then destroy bricks.
         Returns the ids of bricks whose space the nodes reclaimed."""
         with self.ctx.store.read() as tx:
-            nodes = {n.id: n for n in tx.cluster_nodes(volume.cluster_id)}
-            devices = {b.device_id: tx.get(Device, b.device_id) for b in bricks}
+            # The volume's own nodes are peers of its pool: ask them first, and only them
+            # unless none answers (a cluster may have a thousand nodes).
+            nodes = {
+                node_id: NodeAddress(manage, storage)
+                for node_id, (manage, storage) in tx.node_hosts({b.node_id for b in bricks}).items()
+            }
+            devices = {
+                device_id: DeviceSpec(device_id, name, backend)
+                for device_id, (name, backend) in tx.device_targets(
+                    {b.device_id for b in bricks}
+                ).items()
+            }
+            if destroy_volume and not nodes:
+                nodes = {n.id: address(n) for n in tx.cluster_nodes(volume.cluster_id)}
         if destroy_volume:
             await self._destroy_gluster_volume(volume, list(nodes.values()))
         targets = [
-            (b, address(nodes[b.node_id]), brick_spec(b, device_spec(d), volume.gid))
+            (b, nodes[b.node_id], brick_spec(b, devices[b.device_id], volume.gid))
             for b in bricks
-            if (d := devices[b.device_id]) is not None and b.node_id in nodes
+            if b.device_id in devices and b.node_id in nodes
         ]
         results = await asyncio.gather(
             *(self.ctx.agent.brick_destroy(a, s) for _, a, s in targets), return_exceptions=True
@@ -418,17 +428,15 @@ class VolumeService:
     async def destroy_bricks(self, volume: Volume, bricks: list[Brick]) -> set[str]:
         return await self.destroy_on_nodes(volume, bricks, destroy_volume=False)
 
-    async def _destroy_gluster_volume(self, volume: Volume, nodes: list[Node]) -> None:
+    async def _destroy_gluster_volume(self, volume: Volume, nodes: list[NodeAddress]) -> None:
         last: BrickyardError | None = None
         for node in nodes:
             try:
-                await self.ctx.agent.volume_destroy(address(node), volume.name)
+                await self.ctx.agent.volume_destroy(node, volume.name)
                 return
             except BrickyardError as exc:
                 last = exc
-                log.warning(
-                    "volume %s delete via %s failed: %s", volume.name, node.manage_host, exc
-                )
+                log.warning("volume %s delete via %s failed: %s", volume.name, node.manage, exc)
         if last is not None:
             raise last
 
