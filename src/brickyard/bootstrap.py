@@ -18,7 +18,9 @@ from .config import ConfigError, Settings
 from .domain.sizing import BrickLimits
 from .domain.units import GIB
 from .nodes.port import NodeAgent
+from .nodes.remote import RemoteNodeAgent
 from .nodes.sim import SimNodeAgent, SimWorld
+from .nodes.transports import LocalTransport, SshSettings, SshTransport
 from .services import journal
 from .services.context import ServiceContext, ServiceSettings
 from .services.registry import Services
@@ -54,13 +56,26 @@ def service_settings(settings: Settings) -> ServiceSettings:
 
 
 def build_agent(settings: Settings) -> NodeAgent:
-    executor = settings.glusterfs.executor
+    g = settings.glusterfs
+    executor = g.executor
     if executor == "mock":
         delay = float(os.environ.get(SIM_DELAY_ENV, "0") or 0)
-        return SimNodeAgent(SimWorld(settings.glusterfs.mock_device_size_gb, delay_ms=delay))
+        return SimNodeAgent(SimWorld(g.mock_device_size_gb, delay_ms=delay))
+    if executor == "local":
+        return RemoteNodeAgent(LocalTransport(sudo=g.sshexec.sudo), g.sshexec)
+    if executor == "ssh":
+        ssh = g.sshexec
+        if not ssh.keyfile:
+            raise ConfigError(
+                "glusterfs.sshexec.keyfile: Missing ssh private key file in configuration"
+            )
+        # As Heketi: host keys are checked only when SSH_KNOWN_HOSTS names known_hosts files.
+        known_hosts = tuple(p for p in os.environ.get("SSH_KNOWN_HOSTS", "").split(":") if p)
+        settings_ = SshSettings(ssh.keyfile, ssh.user, ssh.port, ssh.sudo, known_hosts)
+        return RemoteNodeAgent(SshTransport(settings_), ssh)
     raise ConfigError(
-        f"glusterfs.executor: '{executor}' needs real nodes, which this version cannot drive yet; "
-        'use "mock" (the simulator)'
+        f"glusterfs.executor: '{executor}' is not available in this version; "
+        'use "ssh", "local" or "mock" (the simulator)'
     )
 
 

@@ -1,0 +1,307 @@
+"""The node agent for real nodes: every NodeAgent operation as command sequences (commands/)
+run through a transport (local, ssh). Brick work on different nodes runs in parallel; gluster
+changes are serialized, since glusterd accepts one transaction at a time per trusted pool.
+Every failure names the command, the node and the command's stderr."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Iterable
+
+from ..config import ExecConfig
+from ..domain.errors import NodeCommandError
+from .commands import gluster, loopfile, lvm, parsers
+from .commands.argv import Command, Outcome
+from .commands.errors import GlusterError, OutputParseError
+from .port import (
+    BrickSpec,
+    DeviceReport,
+    DeviceSpec,
+    GlusterBrick,
+    GlusterVolumeInfo,
+    GlusterVolumeSpec,
+    NodeAddress,
+)
+from .transports import CommandResult, Transport
+
+log = logging.getLogger(__name__)
+
+LOOPFILE_EXTENT = 4096  # KiB: loop-file devices are accounted with LVM's default extents
+PEER_WAIT_SECONDS = 30.0
+
+
+def _failure(host: str, command: Command, result: CommandResult) -> NodeCommandError:
+    detail = result.stderr.strip() or result.stdout.strip() or f"exit status {result.exit_code}"
+    return NodeCommandError(f"{' '.join(command.argv)} on {host}: {detail}")
+
+
+class RemoteNodeAgent:
+    def __init__(self, transport: Transport, config: ExecConfig) -> None:
+        self.transport = transport
+        self.cfg = config
+        self._gluster_lock = asyncio.Lock()
+
+    # -- running commands -----------------------------------------------------------------
+    async def _run(self, host: str, command: Command, check: bool = True) -> CommandResult:
+        result = await self.transport.run(host, command)
+        if check and command.outcome(result.exit_code, result.stderr) is Outcome.FAILED:
+            raise _failure(host, command, result)
+        return result
+
+    async def _batch(self, host: str, commands: Iterable[Command]) -> list[CommandResult]:
+        """Run in order, stopping at the first failure (Heketi's ExecCommands)."""
+        return [await self._run(host, command) for command in commands]
+
+    async def _gluster(self, host: str, command: Command) -> CommandResult:
+        """A gluster CLI call; with --xml its exit status is 0 even on errors, so the reply's
+        opRet decides."""
+        result = await self._run(host, command)
+        if "--xml" in command.argv:
+            try:
+                parsers.check_cli_output(result.stdout)
+            except GlusterError as exc:
+                raise NodeCommandError(
+                    f"{' '.join(command.argv)} on {host}: {exc.message}"
+                ) from exc
+        return result
+
+    # -- glusterd and peers ---------------------------------------------------------------
+    async def check_glusterd(self, node: NodeAddress) -> None:
+        # `gluster pool list` answers only when glusterd runs; unlike `systemctl status` it
+        # works in containers and namespaces without systemd.
+        await self._gluster(node.manage, gluster.pool_list(self.cfg))
+
+    async def peer_probe(self, via: NodeAddress, new_peer: NodeAddress) -> None:
+        async with self._gluster_lock:
+            for command in gluster.peer_probe(self.cfg, new_peer.storage):
+                await self._gluster(via.manage, command)
+            await self._wait_for_peer(via, new_peer.storage)
+
+    async def _wait_for_peer(self, via: NodeAddress, host: str) -> None:
+        """Volume commands need the peer 'in Cluster' and connected, which takes a moment."""
+        deadline = asyncio.get_running_loop().time() + PEER_WAIT_SECONDS
+        while True:
+            result = await self._gluster(via.manage, gluster.peer_status(self.cfg))
+            peers = parsers.parse_peer_status(result.stdout)
+            if any(host in p.hostnames and p.connected and p.state == 3 for p in peers):
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise NodeCommandError(f"peer {host} did not join the pool of {via.manage}")
+            await asyncio.sleep(0.2)
+
+    async def peer_detach(self, via: NodeAddress, peer: NodeAddress) -> None:
+        async with self._gluster_lock:
+            await self._gluster(via.manage, gluster.peer_detach(self.cfg, peer.storage))
+
+    # -- devices ----------------------------------------------------------------------------
+    async def device_setup(
+        self, node: NodeAddress, device: DeviceSpec, destroy_data: bool
+    ) -> DeviceReport:
+        if device.backend == "loopfile":
+            await self._batch(node.manage, loopfile.device_setup(self.cfg, device, destroy_data))
+            return await self._loopfile_report(node, device)
+        await self._batch(node.manage, lvm.device_setup(self.cfg, device, destroy_data))
+        try:
+            return await self._lvm_report(node, device)
+        except NodeCommandError:
+            await self.device_teardown(node, device, forget=True)
+            raise
+
+    async def _lvm_report(self, node: NodeAddress, device: DeviceSpec) -> DeviceReport:
+        pvs = await self._run(node.manage, lvm.pvs_identify(self.cfg, device.name))
+        udev = await self._run(node.manage, lvm.udev_symlinks(self.cfg, device.name), check=False)
+        vg = await self._run(node.manage, lvm.vgdisplay(self.cfg, device.id))
+        try:
+            info = parsers.parse_vgdisplay(vg.stdout)
+            pv_uuid = parsers.parse_pv_uuid(pvs.stdout)
+            paths = (
+                parsers.parse_udev_symlinks(udev.stdout, device.name) if udev.exit_code == 0 else []
+            )
+        except OutputParseError as exc:
+            raise NodeCommandError(f"reading {device.name} on {node.manage}: {exc}") from exc
+        return DeviceReport(
+            total=info.total,
+            free=info.free,
+            used=info.used,
+            extent_size=info.extent_size,
+            paths=paths,
+            pv_uuid=pv_uuid,
+        )
+
+    async def _loopfile_report(self, node: NodeAddress, device: DeviceSpec) -> DeviceReport:
+        df = await self._run(node.manage, loopfile.device_df(device))
+        images = await self._run(
+            node.manage,
+            Command(
+                (
+                    "find",
+                    loopfile.images_dir(device),
+                    "-maxdepth",
+                    "1",
+                    "-name",
+                    "*.img",
+                    "-printf",
+                    "%s\\n",
+                ),
+                lvm.DEVICE_TIMEOUT,
+            ),
+        )
+        try:
+            space = parsers.parse_df(df.stdout)
+        except OutputParseError as exc:
+            raise NodeCommandError(f"reading {device.name} on {node.manage}: {exc}") from exc
+        # Free space follows the images' apparent sizes: sparse images may grow to full size.
+        used = sum(int(line) for line in images.stdout.split() if line.isdigit()) // 1024
+        total = space.total - space.total % LOOPFILE_EXTENT
+        return DeviceReport(
+            total=total,
+            free=max(total - used, 0),
+            used=min(used, total),
+            extent_size=LOOPFILE_EXTENT,
+            paths=[device.name],
+        )
+
+    async def device_teardown(self, node: NodeAddress, device: DeviceSpec, forget: bool) -> None:
+        plan = (
+            loopfile.device_teardown_plan(self.cfg, device)
+            if device.backend == "loopfile"
+            else lvm.device_teardown_plan(self.cfg, device)
+        )
+        try:
+            await self._batch(node.manage, plan.remove)
+        except NodeCommandError:
+            if not forget:
+                raise
+            log.warning(
+                "forgetting device %s on %s although teardown failed", device.id, node.manage
+            )
+        result = await self._run(node.manage, plan.rmdir, check=False)
+        if plan.rmdir.outcome(result.exit_code, result.stderr) is Outcome.FAILED:
+            log.warning("rmdir on %s: %s", node.manage, result.stderr.strip())
+
+    async def device_info(self, node: NodeAddress, device: DeviceSpec) -> DeviceReport:
+        if device.backend == "loopfile":
+            return await self._loopfile_report(node, device)
+        return await self._lvm_report(node, device)
+
+    # -- bricks -----------------------------------------------------------------------------
+    async def brick_create(self, node: NodeAddress, brick: BrickSpec) -> None:
+        backend = loopfile if brick.device.backend == "loopfile" else lvm
+        try:
+            await self._batch(node.manage, backend.brick_create(self.cfg, brick))
+        except NodeCommandError:
+            # Leave nothing half made (Heketi destroys the brick at once, too).
+            try:
+                await self.brick_destroy(node, brick)
+            except NodeCommandError as cleanup:
+                log.warning("cleaning up brick %s on %s: %s", brick.id, node.manage, cleanup)
+            raise
+
+    async def _unmount(self, host: str, mount_point: str, umount: Command, check: Command) -> None:
+        result = await self._run(host, umount, check=False)
+        if umount.outcome(result.exit_code, result.stderr) is not Outcome.FAILED:
+            return
+        mounts = await self._run(host, check, check=False)
+        if mounts.exit_code == 0 and parsers.is_mounted(mounts.stdout, mount_point):
+            raise _failure(host, umount, result)
+
+    async def brick_destroy(self, node: NodeAddress, brick: BrickSpec) -> bool:
+        host = node.manage
+        if brick.device.backend == "loopfile":
+            plan = loopfile.brick_destroy_plan(self.cfg, brick)
+            await self._unmount(host, plan.mount_point, plan.umount, plan.mounted_check)
+            loops = await self._run(host, plan.loop_find, check=False)
+            for loop_device in parsers.parse_losetup(loops.stdout) if loops.exit_code == 0 else []:
+                await self._run(host, loopfile.loop_detach(loop_device), check=False)
+            await self._run(host, plan.fstab_remove)
+            await self._run(host, plan.image_remove)
+            await self._run(host, plan.rmdir, check=False)
+            return True
+        lv_plan = lvm.brick_destroy_plan(self.cfg, brick)
+        await self._unmount(host, lv_plan.mount_point, lv_plan.umount, lv_plan.mounted_check)
+        if lv_plan.fstab_remove is not None:
+            await self._run(host, lv_plan.fstab_remove)
+        await self._run(host, lv_plan.lv_remove)
+        count = await self._run(host, lv_plan.thin_count, check=False)
+        outcome = lv_plan.thin_count.outcome(count.exit_code, count.stderr)
+        if outcome is Outcome.FAILED:
+            raise _failure(host, lv_plan.thin_count, count)
+        thin_lvs = 0 if outcome is Outcome.TOLERATED else parsers.parse_thin_count(count.stdout)
+        reclaimed = False
+        if thin_lvs == 0:
+            removed = await self._run(host, lv_plan.pool_remove, check=False)
+            reclaimed = (
+                lv_plan.pool_remove.outcome(removed.exit_code, removed.stderr) is not Outcome.FAILED
+            )
+            if not reclaimed:
+                log.warning("thin pool of brick %s on %s kept: %s", brick.id, host, removed.stderr)
+        await self._run(host, lv_plan.rmdir, check=False)
+        return reclaimed
+
+    # -- gluster volumes ----------------------------------------------------------------------
+    async def volume_create(self, via: NodeAddress, volume: GlusterVolumeSpec) -> None:
+        async with self._gluster_lock:
+            for command in gluster.volume_create(self.cfg, volume):
+                await self._gluster(via.manage, command)
+
+    async def volume_expand(
+        self, via: NodeAddress, volume: GlusterVolumeSpec, new_bricks: list[GlusterBrick]
+    ) -> None:
+        async with self._gluster_lock:
+            for command in gluster.volume_expand(self.cfg, volume, new_bricks):
+                await self._gluster(via.manage, command)
+            if self.cfg.rebalance_on_expansion:
+                try:
+                    await self._gluster(via.manage, gluster.rebalance_start(self.cfg, volume.name))
+                except NodeCommandError as exc:  # Heketi logs and ignores this failure
+                    log.warning("rebalance of %s not started: %s", volume.name, exc)
+
+    async def volume_destroy(self, via: NodeAddress, name: str) -> None:
+        async with self._gluster_lock:
+            if await self._volume_info(via, name) is None:
+                return
+            stop = gluster.volume_stop(self.cfg, name)
+            stopped = await self._run(via.manage, stop, check=False)
+            if stop.outcome(stopped.exit_code, stopped.stderr) is Outcome.FAILED:
+                log.warning("volume stop %s: %s", name, stopped.stderr.strip())
+            await self._gluster(via.manage, gluster.volume_delete(self.cfg, name))
+
+    async def _volume_info(self, via: NodeAddress, name: str) -> parsers.VolumeInfo | None:
+        result = await self._run(via.manage, gluster.volume_info(self.cfg, name))
+        try:
+            return parsers.volume_info_or_none(result.stdout, name)
+        except GlusterError as exc:
+            raise NodeCommandError(
+                f"gluster volume info {name} on {via.manage}: {exc.message}"
+            ) from exc
+
+    async def volume_info(self, via: NodeAddress, name: str) -> GlusterVolumeInfo | None:
+        found = await self._volume_info(via, name)
+        return found.to_port() if found is not None else None
+
+    async def replace_brick(
+        self, via: NodeAddress, volume: str, old: GlusterBrick, new: GlusterBrick
+    ) -> None:
+        async with self._gluster_lock:
+            await self._gluster(via.manage, gluster.replace_brick(self.cfg, volume, old, new))
+
+    async def volume_clone(self, via: NodeAddress, source: str, clone: str) -> GlusterVolumeInfo:
+        steps = gluster.clone_sequence(self.cfg, source, clone, uuid.uuid4().hex)
+        host = via.manage
+        async with self._gluster_lock:
+            await self._gluster(host, steps.create)
+            try:
+                await self._gluster(host, steps.activate)
+                try:
+                    await self._gluster(host, steps.clone)
+                    await self._gluster(host, steps.start)
+                    info = await self._volume_info(via, clone)
+                finally:
+                    await self._run(host, steps.deactivate, check=False)
+            finally:
+                await self._run(host, steps.delete, check=False)
+        if info is None:
+            raise NodeCommandError(f"clone {clone} of {source} on {host}: not found after start")
+        return info.to_port()
