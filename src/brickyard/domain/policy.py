@@ -41,8 +41,8 @@ def placement_policy(
     """Raises InvalidRequest for an option Heketi would also refuse to act on."""
     values = option_values(options)
     strict = strict_zones_default
-    if ZONE_CHECKING in values:
-        # Heketi treats an unknown value as "none", with a warning.
+    if values.get(ZONE_CHECKING):
+        # Heketi treats an unknown value as "none", with a warning; an empty one as unset.
         strict = values[ZONE_CHECKING] == "strict"
     tag_rule = None
     if TAG_MATCH in values:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -171,21 +171,21 @@ def diagnose(
     book: SpaceBook | None = None,
 ) -> str:
     """Why no device could take a slot, in the terms an admin acts on."""
-    pool = [
-        c
-        for c in candidates
-        if (request.tag_rule is None or request.tag_rule.matches(c.tags))
-        and not (request.arbiter and arbiter_role(c, SetInProgress(), slot))
+    # Whole-set checks count every device the tags allow, whatever role it may take; the space
+    # figure then looks at the devices this slot's role may use.
+    pool_all = [
+        c for c in candidates if request.tag_rule is None or request.tag_rule.matches(c.tags)
     ]
+    pool = [c for c in pool_all if not (request.arbiter and arbiter_role(c, SetInProgress(), slot))]
     needed = request.bricks_per_set
-    nodes = {c.node_id for c in pool}
+    nodes = {c.node_id for c in pool_all}
     if len(nodes) < needed:
         qualifier = f" matching {request.tag_rule}" if request.tag_rule else ""
         return (
             f"a set of {needed} bricks needs {needed} nodes with online devices{qualifier}, "
             f"the cluster has {len(nodes)}"
         )
-    zones = {c.zone for c in pool}
+    zones = {c.zone for c in pool_all}
     if request.strict_zones and len(zones) < needed:
         return (
             f"strict zone checking needs {needed} zones for a set of {needed} bricks, "
@@ -247,17 +247,20 @@ class BalancedPlacer:
             # The index is sorted by committed free space, an upper bound of what is left:
             # nothing further down can beat a best of the top category.
             done = best is not None and best[0][:2] == (0, 0) and candidate.free < -best[0][2]
-            if done and explain is None:
+            if done and explain is None and not slot.arbiter:
                 break
             rejected = _rejection(candidate, current, slot, filters, book, excluded)
             if rejected is not None:
                 if explain is not None:
                     explain.skip(candidate, *rejected)
                 continue
+            # Data bricks go to the emptiest device (balance). An arbiter brick is tiny: it
+            # takes the fullest device that still has room, leaving roomy ones for data.
+            free = book.free(candidate)
             key = (
                 1 if candidate.zone in current.zones else 0,
                 _role_rank(candidate, slot, request),
-                -book.free(candidate),
+                free if slot.arbiter else -free,
                 candidate.device_id,
             )
             if best is None or key < best[0]:
@@ -270,7 +273,10 @@ class BalancedPlacer:
         space = book.need(chosen, slot)
         book.take(chosen, space)
         current.take(chosen, slot.set_index, slot.position)
-        reason = f"most free space ({_gib(-key[2])} GiB)"
+        if slot.arbiter:
+            reason = f"least free space with room for the arbiter brick ({_gib(key[2])} GiB)"
+        else:
+            reason = f"most free space ({_gib(-key[2])} GiB)"
         reason += " in a zone the set does not use yet" if key[0] == 0 else " (every zone in use)"
         if request.arbiter:
             reason += ", dedicated to this role" if key[1] == 0 else ""
@@ -313,6 +319,21 @@ class HeketiRingPlacer:
             i += 1
         return ring
 
+    @staticmethod
+    def _feeds(rotated: list[Candidate], arbiter: bool) -> dict[bool, Iterator[Candidate]]:
+        """One walk along the ring per set; for arbiter volumes one per role, as Heketi: the
+        arbiter feed is the arbiter-only devices then the shared ones, the data feed the
+        data-only devices then the shared ones (dedicated devices first)."""
+        if not arbiter:
+            walk = iter(rotated)
+            return {False: walk, True: walk}
+
+        def feed(dedicated: ArbiterRole) -> Iterator[Candidate]:
+            first = [c for c in rotated if c.arbiter_role is dedicated]
+            return iter(first + [c for c in rotated if c.arbiter_role is ArbiterRole.ANY])
+
+        return {True: feed(ArbiterRole.ARBITER_ONLY), False: feed(ArbiterRole.DATA_ONLY)}
+
     def place(
         self, request: PlacementRequest, index: DeviceIndex, explain: Explanation | None = None
     ) -> list[PlacedBrick]:
@@ -322,13 +343,14 @@ class HeketiRingPlacer:
         placed: list[PlacedBrick] = []
         for set_index in range(request.sets):
             start = self.rng.randrange(len(ring)) if ring else 0
-            walk = iter(ring[start:] + ring[:start])
+            rotated = ring[start:] + ring[:start]
+            feeds = self._feeds(rotated, request.arbiter)
             current = SetInProgress()
             for position in request.fill_order():
                 slot = Position(
                     set_index, position, request.arbiter and position == ARBITER_POSITION
                 )
-                for candidate in walk:
+                for candidate in feeds[slot.arbiter]:
                     rejected = _rejection(candidate, current, slot, filters, book, "")
                     if rejected is None:
                         space = book.need(candidate, slot)
