@@ -14,7 +14,6 @@ ARBITER = "user.heketi.arbiter"
 AVERAGE_FILE_SIZE = "user.heketi.average-file-size"
 
 _GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 
 @dataclass(frozen=True)
@@ -50,12 +49,8 @@ def placement_policy(
             tag_rule = TagRule.parse(values[TAG_MATCH])
         except ValueError as exc:
             raise InvalidRequest(str(exc)) from exc
-    arbiter = False
-    if ARBITER in values:
-        if values[ARBITER] in _GO_TRUE:
-            arbiter = True
-        elif values[ARBITER] not in _GO_FALSE:
-            raise InvalidRequest(f"invalid value for {ARBITER}: {values[ARBITER]!r}")
+    # Go's ParseBool spellings; Heketi reads anything else as false, and so do we.
+    arbiter = values.get(ARBITER, "") in _GO_TRUE
     average = average_file_size_default
     if AVERAGE_FILE_SIZE in values:
         try:
