@@ -52,10 +52,13 @@ class DeviceIndex:
     placer finds the emptiest acceptable device without looking at every device."""
 
     def __init__(self, candidates: Iterable[Candidate] = ()) -> None:
-        self._by_id: dict[str, Candidate] = {}
-        self._order: list[tuple[int, str]] = []  # (-free, device id), ascending
-        for candidate in candidates:
-            self.put(candidate)
+        self._by_id: dict[str, Candidate] = {c.device_id: c for c in candidates}
+        # (-free, device id), ascending: sorted once here, kept sorted by put/remove.
+        self._order: list[tuple[int, str]] = sorted(
+            (-c.free, c.device_id) for c in self._by_id.values()
+        )
+        self.zones: set[int] = {c.zone for c in self._by_id.values()}
+        self.roles: set[ArbiterRole] = {c.arbiter_role for c in self._by_id.values()}
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -70,6 +73,10 @@ class DeviceIndex:
         self.remove(candidate.device_id)
         self._by_id[candidate.device_id] = candidate
         bisect.insort(self._order, (-candidate.free, candidate.device_id))
+        # Zones and roles present only grow here; a removal leaves them as an upper bound,
+        # which only makes placement look a little further.
+        self.zones.add(candidate.zone)
+        self.roles.add(candidate.arbiter_role)
 
     def remove(self, device_id: str) -> None:
         old = self._by_id.pop(device_id, None)
@@ -84,7 +91,12 @@ class DeviceIndex:
             self.put(replace(old, free=old.free + delta))
 
     def by_free(self) -> Iterator[Candidate]:
+        """Most free space first; equal free space in device id order."""
         for _, device_id in self._order:
+            yield self._by_id[device_id]
+
+    def by_free_ascending(self) -> Iterator[Candidate]:
+        for _, device_id in reversed(self._order):
             yield self._by_id[device_id]
 
     def all(self) -> list[Candidate]:

@@ -102,6 +102,7 @@ class SpaceBook:
     def __init__(self, request: PlacementRequest) -> None:
         self.request = request
         self.reserved: dict[str, int] = {}
+        self.most_reserved = 0  # the largest reservation on one device, for bounds
         self._needs: dict[tuple[int, int], BrickSpace] = {}
 
     def need(self, candidate: Candidate, slot: Position) -> BrickSpace:
@@ -117,7 +118,9 @@ class SpaceBook:
         return candidate.free - self.reserved.get(candidate.device_id, 0)
 
     def take(self, candidate: Candidate, space: BrickSpace) -> None:
-        self.reserved[candidate.device_id] = self.reserved.get(candidate.device_id, 0) + space.total
+        taken = self.reserved.get(candidate.device_id, 0) + space.total
+        self.reserved[candidate.device_id] = taken
+        self.most_reserved = max(self.most_reserved, taken)
 
 
 def _gib(kib: int) -> str:
@@ -155,12 +158,15 @@ def _rejection(
     return None
 
 
+def _dedicated(slot: Position) -> ArbiterRole:
+    return ArbiterRole.ARBITER_ONLY if slot.arbiter else ArbiterRole.DATA_ONLY
+
+
 def _role_rank(candidate: Candidate, slot: Position, request: PlacementRequest) -> int:
     """Arbiter volumes prefer devices dedicated to the brick's role (Heketi's feed order)."""
     if not request.arbiter:
         return 0
-    wanted = ArbiterRole.ARBITER_ONLY if slot.arbiter else ArbiterRole.DATA_ONLY
-    return 0 if candidate.arbiter_role is wanted else 1
+    return 0 if candidate.arbiter_role is _dedicated(slot) else 1
 
 
 def diagnose(
@@ -243,12 +249,22 @@ class BalancedPlacer:
         excluded: str = "",
     ) -> PlacedBrick:
         best: tuple[tuple[int, int, int, str], Candidate] | None = None
-        for candidate in index.by_free():
-            # The index is sorted by committed free space, an upper bound of what is left:
-            # nothing further down can beat a best of the top category.
-            done = best is not None and best[0][:2] == (0, 0) and candidate.free < -best[0][2]
-            if done and explain is None and not slot.arbiter:
-                break
+        # The best category this slot can reach: a zone the set does not use yet if any is
+        # left, a device dedicated to the role if there is one.
+        top = (
+            0 if index.zones - current.zones else 1,
+            0 if not request.arbiter or _dedicated(slot) in index.roles else 1,
+        )
+        # Data bricks scan from the emptiest device, arbiter bricks from the fullest; the scan
+        # stops once nothing further down the order can beat the best found.
+        order = index.by_free_ascending() if slot.arbiter else index.by_free()
+        for candidate in order:
+            if best is not None and explain is None and best[0][:2] == top:
+                if slot.arbiter:
+                    if candidate.free - book.most_reserved > best[0][2]:
+                        break
+                elif (-candidate.free, candidate.device_id) > (best[0][2], best[0][3]):
+                    break
             rejected = _rejection(candidate, current, slot, filters, book, excluded)
             if rejected is not None:
                 if explain is not None:
