@@ -18,6 +18,7 @@ from .config import ConfigError, Settings
 from .domain.sizing import BrickLimits
 from .domain.units import GIB
 from .nodes.port import NodeAgent
+from .nodes.kube import KubeTransport
 from .nodes.remote import RemoteNodeAgent
 from .nodes.sim import SimNodeAgent, SimWorld
 from .nodes.transports import LocalTransport, SshSettings, SshTransport
@@ -73,9 +74,12 @@ def build_agent(settings: Settings) -> NodeAgent:
         known_hosts = tuple(p for p in os.environ.get("SSH_KNOWN_HOSTS", "").split(":") if p)
         settings_ = SshSettings(ssh.keyfile, ssh.user, ssh.port, ssh.sudo, known_hosts)
         return RemoteNodeAgent(SshTransport(settings_), ssh)
+    if executor in ("kube", "kubernetes"):
+        # Exec into the pod labelled glusterfs-node=<host>; proven against a fake API only.
+        return RemoteNodeAgent(KubeTransport(g.kubeexec), g.kubeexec)
     raise ConfigError(
         f"glusterfs.executor: '{executor}' is not available in this version; "
-        'use "ssh", "local" or "mock" (the simulator)'
+        'use "ssh", "local", "kubernetes" or "mock" (the simulator)'
     )
 
 
