@@ -17,8 +17,8 @@ from .api.state import ApiState
 from .config import ConfigError, Settings
 from .domain.sizing import BrickLimits
 from .domain.units import GIB
-from .nodes.port import NodeAgent
 from .nodes.kube import KubeTransport
+from .nodes.port import NodeAgent
 from .nodes.remote import RemoteNodeAgent
 from .nodes.sim import SimNodeAgent, SimWorld
 from .nodes.transports import LocalTransport, SshSettings, SshTransport
