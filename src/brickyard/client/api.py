@@ -7,7 +7,7 @@ as methods of both clients through :class:`~brickyard.client.runner.operation`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import quote
 
 from brickyard.client.errors import HeketiError
@@ -210,34 +210,23 @@ def volume_create_body(body: Mapping[str, Any]) -> Flow[JSONDict]:
     return _async_json("POST", "/volumes", dict(body))
 
 
-def volume_create(
-    size: int,
-    *,
-    name: str = "",
-    durability: str = "replicate",
-    replica: int = 3,
-    disperse_data: int = 4,
-    redundancy: int = 2,
-    snapshot_factor: float = 1.0,
-    gid: int = 0,
-    clusters: Sequence[str] = (),
-    gluster_volume_options: Sequence[str] = (),
-    block: bool = False,
-) -> Flow[JSONDict]:
-    body = build_volume_create(
-        size,
-        name=name,
-        durability=durability,
-        replica=replica,
-        disperse_data=disperse_data,
-        redundancy=redundancy,
-        snapshot_factor=snapshot_factor,
-        gid=gid,
-        clusters=clusters,
-        gluster_volume_options=gluster_volume_options,
-        block=block,
-    )
-    return volume_create_body(body)
+class VolumeOptions(TypedDict, total=False):
+    """The optional arguments of a volume create (and of its dry run), as heketi-cli's flags."""
+
+    name: str
+    durability: str
+    replica: int
+    disperse_data: int
+    redundancy: int
+    snapshot_factor: float
+    gid: int
+    clusters: Sequence[str]
+    gluster_volume_options: Sequence[str]
+    block: bool
+
+
+def volume_create(size: int, **options: Unpack[VolumeOptions]) -> Flow[JSONDict]:
+    return volume_create_body(build_volume_create(size, **options))
 
 
 #: Generic "no such route" answers: Heketi's router, and Brickyard servers without the extension.
@@ -265,35 +254,9 @@ def volume_plan_body(body: Mapping[str, Any]) -> Flow[JSONDict]:
     raise error
 
 
-def volume_plan(
-    size: int,
-    *,
-    name: str = "",
-    durability: str = "replicate",
-    replica: int = 3,
-    disperse_data: int = 4,
-    redundancy: int = 2,
-    snapshot_factor: float = 1.0,
-    gid: int = 0,
-    clusters: Sequence[str] = (),
-    gluster_volume_options: Sequence[str] = (),
-    block: bool = False,
-) -> Flow[JSONDict]:
+def volume_plan(size: int, **options: Unpack[VolumeOptions]) -> Flow[JSONDict]:
     """The placement ``volume_create`` with the same arguments would get (nothing is created)."""
-    body = build_volume_create(
-        size,
-        name=name,
-        durability=durability,
-        replica=replica,
-        disperse_data=disperse_data,
-        redundancy=redundancy,
-        snapshot_factor=snapshot_factor,
-        gid=gid,
-        clusters=clusters,
-        gluster_volume_options=gluster_volume_options,
-        block=block,
-    )
-    return volume_plan_body(body)
+    return volume_plan_body(build_volume_create(size, **options))
 
 
 def volume_list() -> Flow[JSONDict]:
