@@ -37,7 +37,9 @@ unit: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m brickyard.demo
 
+# Unmounts, deletes the demo volume, removes the GlusterFS test bed (testbed/tb down), then .demo.
 demo-clean:
+	@if [ -x $(BIN)/python ] && [ -d .demo ]; then $(BIN)/python -m brickyard.demo clean; fi
 	rm -rf .demo
 
 bench: $(STAMP)

@@ -13,14 +13,22 @@ Tests that change the nodes must undo what they did (the bed is shared by the se
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import re
 import shlex
 import shutil
+import socket
 import subprocess
-from collections.abc import Iterator, Sequence
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -178,3 +186,206 @@ def testbed() -> Iterator[Testbed]:
     finally:
         if not keep:
             run([TB, "down"], check=False)
+
+
+# ---- the `heketi` server driving the bed (shared by the e2e modules) --------------------------
+
+BIN = Path(sys.executable).parent
+ADMIN_KEY = "e2e-admin-key"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A running ``heketi`` (executor ssh, loop-file backend) and heketi-cli against it."""
+
+    def __init__(self, url: str, workdir: Path, testbed: Testbed) -> None:
+        self.url = url
+        self.workdir = workdir
+        self.testbed = testbed
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 600) -> Proc:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HEKETI_")}
+        env.update(HEKETI_CLI_SERVER=self.url, HEKETI_CLI_USER="admin", HEKETI_CLI_KEY=ADMIN_KEY)
+        done = subprocess.run(
+            [str(BIN / "heketi-cli"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"heketi-cli {' '.join(args)}: {done.stderr}{done.stdout}")
+        return done
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.cli("--json", *args).stdout)
+
+    def load_topology(self) -> None:
+        """All nodes of the bed in one cluster, zone i for node i, the first raw disk each."""
+        tb = self.testbed
+        topology = {
+            "clusters": [
+                {
+                    "nodes": [
+                        {
+                            "node": {"hostnames": {"manage": [ip], "storage": [ip]}, "zone": i},
+                            "devices": [tb.disks[0]],
+                        }
+                        for i, ip in enumerate(tb.nodes, start=1)
+                    ]
+                }
+            ]
+        }
+        path = self.workdir / "topology.json"
+        path.write_text(json.dumps(topology))
+        load = self.cli("topology", "load", f"--json={path}")
+        assert load.stdout.count("OK") == len(tb.nodes), load.stdout
+
+    def devices(self) -> dict[str, tuple[int, str]]:
+        """device id -> (node number, device name) of the loaded topology."""
+        found = {}
+        for cluster in self.json("topology", "info").get("clusters") or []:
+            for node in cluster.get("nodes") or []:
+                number = self.testbed.nodes.index(node["hostnames"]["manage"][0]) + 1
+                for device in node.get("devices") or []:
+                    found[device["id"]] = (number, device["name"])
+        return found
+
+    def free_space(self) -> dict[str, int]:
+        """device id -> free KiB, as `heketi-cli device info` reports it."""
+        return {d: self.json("device", "info", d)["storage"]["free"] for d in self.devices()}
+
+    def create_volume(self, *args: str) -> str:
+        created = self.cli("volume", "create", *args)
+        vid = re.search(r"^Volume Id: ([0-9a-f]{32})$", created.stdout, re.M)
+        assert vid is not None, created.stdout
+        return vid.group(1)
+
+    def teardown_topology(self, check: bool = True) -> None:
+        """Delete volumes, devices (wiped), nodes (detached) and clusters through the API."""
+        for vid in self.json("volume", "list").get("volumes") or []:
+            self.cli("volume", "delete", vid, check=check)
+        for cluster in self.json("topology", "info").get("clusters") or []:
+            for node in cluster.get("nodes") or []:
+                for device in node.get("devices") or []:
+                    for step in ("disable", "remove", "delete"):
+                        self.cli("device", step, device["id"], check=check)
+                self.cli("node", "disable", node["id"], check=False)
+                self.cli("node", "delete", node["id"], check=check)
+            self.cli("cluster", "delete", cluster["id"], check=check)
+
+
+@contextlib.contextmanager
+def heketi_server(testbed: Testbed, workdir: Path) -> Iterator[Server]:
+    """``heketi --config=...`` on loopback with the ssh executor and the bed's key; on exit the
+    topology it made is removed again, then the server stopped."""
+    port = _free_port()
+    config = {
+        "port": str(port),
+        "bind_address": "127.0.0.1",
+        "jwt": {"admin": {"key": ADMIN_KEY}, "user": {"key": "e2e-user-key"}},
+        "glusterfs": {
+            "executor": "ssh",
+            "db": str(workdir / "heketi.db"),
+            "brick_backend": "loopfile",
+            "sshexec": testbed.sshexec,
+        },
+    }
+    (workdir / "heketi.json").write_text(json.dumps(config))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEKETI_", "BRICKYARD_"))}
+    with (workdir / "server.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(BIN / "heketi"), f"--config={workdir / 'heketi.json'}"],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(url + "/hello", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise AssertionError((workdir / "server.log").read_text())
+                time.sleep(0.1)
+            server = Server(url, workdir, testbed)
+            try:
+                yield server
+                server.teardown_topology(check=False)
+            finally:
+                scrub_bed(testbed)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(testbed: Testbed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server per module, with an empty database; its topology is removed at the end."""
+    with heketi_server(testbed, tmp_path_factory.mktemp("brickyard-e2e")) as started:
+        yield started
+
+
+def node_leftovers(testbed: Testbed, node: int) -> list[str]:
+    """What bricks leave on a node if not cleaned: mounts, images, loop devices, fstab lines,
+    gluster volumes."""
+    found = []
+    mounts = testbed.x(node, "findmnt", "-rn", "-o", "TARGET", check=False).stdout
+    found += [m for m in mounts.split() if m.startswith("/var/lib/heketi/mounts/")]
+    images = testbed.x(
+        node, "sh", "-c", "ls /var/lib/heketi/devices/*/images/ 2>/dev/null || true"
+    ).stdout
+    found += [f"image {i}" for i in images.split() if i.endswith(".img")]
+    loops = testbed.x(node, "losetup", "-a").stdout
+    found += [f"loop {line}" for line in loops.splitlines() if "brick_" in line]
+    fstab = testbed.x(node, "cat", "/etc/fstab").stdout
+    found += [f"fstab {line}" for line in fstab.splitlines() if "brick_" in line]
+    volumes = testbed.x(node, "gluster", "--mode=script", "volume", "list", check=False)
+    found += [f"volume {v}" for v in volumes.stdout.split() if v.startswith("vol_")]
+    return found
+
+
+@pytest.fixture
+def leftovers(testbed: Testbed) -> Callable[[], dict[int, list[str]]]:
+    """leftovers() -> {node: [what is left]} for nodes with something left."""
+
+    def check() -> dict[int, list[str]]:
+        found = {i: node_leftovers(testbed, i) for i in range(1, len(testbed.nodes) + 1)}
+        return {i: left for i, left in found.items() if left}
+
+    return check
+
+
+SCRUB = r"""
+for v in $(gluster --mode=script volume list 2>/dev/null | grep '^vol_'); do
+  gluster --mode=script volume stop "$v" force; gluster --mode=script volume delete "$v"
+done >/dev/null 2>&1
+findmnt -rn -o TARGET | grep '^/var/lib/heketi/' | sort -r | xargs -r -n1 umount -l
+losetup -a | awk -F: '/\/var\/lib\/heketi\// { print $1 }' | xargs -r -n1 losetup -d
+kept=$(grep -v /var/lib/heketi/ /etc/fstab); printf '%s\n' "$kept" > /etc/fstab
+rm -rf /var/lib/heketi/devices /var/lib/heketi/mounts
+"""
+
+
+def scrub_bed(testbed: Testbed) -> None:
+    """Put the bed back as `tb up` leaves it (unpeered nodes, raw disks, nothing of Heketi's),
+    whatever a module's server left behind: the next module loads its topology afresh."""
+    count = len(testbed.nodes)
+    for i in range(1, count + 1):
+        testbed.x(i, "sh", "-c", SCRUB, check=False)
+    for i in range(2, count + 1):
+        testbed.gluster(1, "peer", "detach", testbed.ip(i), "force", check=False)
+    for i in range(1, count + 1):
+        for disk in testbed.disks:
+            testbed.x(i, "wipefs", "-q", "-a", disk, check=False)

@@ -50,6 +50,9 @@ class RemoteNodeAgent:
             # Bricks of one node are made in parallel: their fstab edits must not interleave.
             async with self._fstab_locks.setdefault(host, asyncio.Lock()):
                 result = await self.transport.run(host, command)
+                in_place = command.argv[:2] == ("sed", "-i.save")
+                if in_place and result.exit_code and "cannot rename" in result.stderr:
+                    result = await self._rewrite_fstab(host, command, result)
         else:
             result = await self.transport.run(host, command)
         if check and command.outcome(result.exit_code, result.stderr) is Outcome.FAILED:
@@ -213,26 +216,23 @@ class RemoteNodeAgent:
         if mounts.exit_code == 0 and parsers.is_mounted(mounts.stdout, mount_point):
             raise _failure(host, umount, result)
 
-    async def _fstab_remove(self, host: str, brick_id: str, command: Command) -> None:
+    async def _rewrite_fstab(
+        self, host: str, command: Command, failed: CommandResult
+    ) -> CommandResult:
         """`sed -i` replaces the file, which fails where fstab is a bind mount (containers,
-        namespaces: "Device or resource busy"); then rewrite it in place instead."""
-        result = await self._run(host, command, check=False)
-        if command.outcome(result.exit_code, result.stderr) is not Outcome.FAILED:
-            return
-        if "busy" not in result.stderr and "cannot rename" not in result.stderr:
-            raise _failure(host, command, result)
-        fstab = self.cfg.fstab
-        async with self._fstab_locks.setdefault(host, asyncio.Lock()):
-            current = await self.transport.run(host, Command(("cat", fstab), command.timeout))
-            if current.exit_code != 0:
-                raise _failure(host, command, result)
-            kept = [line for line in current.stdout.splitlines() if f"brick_{brick_id}" not in line]
-            rewrite = Command(
-                ("tee", fstab), command.timeout, stdin=("\n".join(kept) + "\n").encode()
-            )
-            written = await self.transport.run(host, rewrite)
-            if written.exit_code != 0:
-                raise _failure(host, rewrite, written)
+        namespaces: "Device or resource busy"); run the same edit to stdout and write the result
+        back into the same file instead."""
+        expression, fstab = command.argv[-2], command.argv[-1]
+        edited = await self.transport.run(
+            host, Command(("sed", expression, fstab), command.timeout)
+        )
+        if edited.exit_code != 0:
+            return failed
+        rewrite = Command(("tee", fstab), command.timeout, stdin=edited.stdout.encode())
+        written = await self.transport.run(host, rewrite)
+        return (
+            CommandResult(written.exit_code, "", written.stderr) if written.exit_code else written
+        )
 
     async def brick_destroy(self, node: NodeAddress, brick: BrickSpec) -> bool:
         host = node.manage
@@ -242,14 +242,14 @@ class RemoteNodeAgent:
             loops = await self._run(host, plan.loop_find, check=False)
             for loop_device in parsers.parse_losetup(loops.stdout) if loops.exit_code == 0 else []:
                 await self._run(host, loopfile.loop_detach(loop_device), check=False)
-            await self._fstab_remove(host, brick.id, plan.fstab_remove)
+            await self._run(host, plan.fstab_remove)
             await self._run(host, plan.image_remove)
             await self._run(host, plan.rmdir, check=False)
             return True
         lv_plan = lvm.brick_destroy_plan(self.cfg, brick)
         await self._unmount(host, lv_plan.mount_point, lv_plan.umount, lv_plan.mounted_check)
         if lv_plan.fstab_remove is not None:
-            await self._fstab_remove(host, brick.id, lv_plan.fstab_remove)
+            await self._run(host, lv_plan.fstab_remove)
         await self._run(host, lv_plan.lv_remove)
         count = await self._run(host, lv_plan.thin_count, check=False)
         outcome = lv_plan.thin_count.outcome(count.exit_code, count.stderr)

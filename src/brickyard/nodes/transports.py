@@ -135,7 +135,9 @@ class SshTransport:
                 )
             except TimeoutError as exc:
                 raise _timeout_error(host, command) from exc
-            except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
+            except (asyncssh.Error, OSError) as exc:
+                # A node that went away and came back leaves a dead cached connection (closed
+                # channel, lost connection): dial again once before giving up.
                 if attempt:
                     raise NodeCommandError(f"ssh {host}: {exc}") from exc
                 log.info("ssh connection to %s lost, reconnecting: %s", host, exc)
