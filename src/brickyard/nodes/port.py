@@ -96,6 +96,19 @@ class GlusterVolumeInfo:
     options: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class HealStatus:
+    """One brick's line of `gluster volume heal <v> info`."""
+
+    brick: str  # "host:path", or gluster's "information not available" for a down brick
+    status: str  # "Connected", or why not
+    entries: int | None  # entries waiting to heal; None when gluster cannot tell
+
+    @property
+    def healthy(self) -> bool:
+        return self.status == "Connected" and self.entries == 0
+
+
 class NodeAgent(Protocol):
     async def check_glusterd(self, node: NodeAddress) -> None: ...
 
@@ -136,6 +149,8 @@ class NodeAgent(Protocol):
         ...
 
     async def volume_info(self, via: NodeAddress, name: str) -> GlusterVolumeInfo | None: ...
+
+    async def heal_info(self, via: NodeAddress, name: str) -> list[HealStatus]: ...
 
     async def volume_clone(
         self, via: NodeAddress, source: str, clone: str

@@ -22,6 +22,7 @@ from .port import (
     GlusterBrick,
     GlusterVolumeInfo,
     GlusterVolumeSpec,
+    HealStatus,
     NodeAddress,
 )
 from .transports import CommandResult, Transport
@@ -307,6 +308,16 @@ class RemoteNodeAgent:
     async def volume_info(self, via: NodeAddress, name: str) -> GlusterVolumeInfo | None:
         found = await self._volume_info(via, name)
         return found.to_port() if found is not None else None
+
+    async def heal_info(self, via: NodeAddress, name: str) -> list[HealStatus]:
+        result = await self._gluster(via.manage, gluster.heal_info(self.cfg, name))
+        try:
+            bricks = parsers.parse_heal_info(result.stdout)
+        except (GlusterError, OutputParseError) as exc:
+            raise NodeCommandError(
+                f"gluster volume heal {name} info on {via.manage}: {exc}"
+            ) from exc
+        return [HealStatus(b.name, b.status, b.entries) for b in bricks]
 
     async def replace_brick(
         self, via: NodeAddress, volume: str, old: GlusterBrick, new: GlusterBrick

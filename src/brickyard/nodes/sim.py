@@ -21,6 +21,7 @@ from .port import (
     GlusterBrick,
     GlusterVolumeInfo,
     GlusterVolumeSpec,
+    HealStatus,
     NodeAddress,
 )
 
@@ -347,6 +348,24 @@ class SimNodeAgent:
         if found is None:
             return None
         return GlusterVolumeInfo(found.name, found.status, list(found.bricks), dict(found.options))
+
+    async def heal_info(self, via: NodeAddress, name: str) -> list[HealStatus]:
+        sim = await self._enter(via, "heal_info")
+        found = sim.pool.volumes.get(name)
+        if found is None:
+            raise _error(f"gluster volume heal {name} info", f"Volume {name} does not exist")
+        result = []
+        for brick in found.bricks:
+            owner = self.world.by_storage(brick.host)
+            up = owner is not None and owner.reachable and owner.glusterd_running
+            result.append(
+                HealStatus(str(brick), "Connected", 0)
+                if up
+                else HealStatus(
+                    "information not available", "Transport endpoint is not connected", None
+                )
+            )
+        return result
 
     async def volume_clone(self, via: NodeAddress, source: str, clone: str) -> GlusterVolumeInfo:
         sim = await self._enter(via, "volume_clone")

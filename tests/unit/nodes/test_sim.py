@@ -68,3 +68,19 @@ async def test_unreachable_node_and_injected_failure(agent: SimNodeAgent) -> Non
     agent.world.nodes["node-a"].reachable = False
     with pytest.raises(NodeCommandError, match="no route to host"):
         await agent.check_glusterd(A)
+
+
+async def test_heal_info_reports_down_bricks(agent: SimNodeAgent) -> None:
+    for node, dev in ((A, DEV_A), (B, DEV_B)):
+        await agent.device_setup(node, dev, False)
+    b1, b2 = brick("1", DEV_A), brick("2", DEV_B)
+    await agent.brick_create(A, b1)
+    await agent.brick_create(B, b2)
+    await agent.peer_probe(A, B)
+    bricks = [GlusterBrick(A.storage, b1.path), GlusterBrick(B.storage, b2.path)]
+    await agent.volume_create(A, GlusterVolumeSpec("vol1", bricks, replica=2))
+    assert all(h.healthy for h in await agent.heal_info(A, "vol1"))
+    agent.world.nodes["node-b"].glusterd_running = False
+    statuses = await agent.heal_info(A, "vol1")
+    assert [h.healthy for h in statuses] == [True, False]
+    assert statuses[1].entries is None

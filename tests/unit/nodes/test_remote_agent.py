@@ -1,0 +1,93 @@
+"""The remote node agent against a scripted transport: which commands it runs, in which order,
+and how it reads their answers (no node needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from brickyard.config import ExecConfig
+from brickyard.domain.errors import NodeCommandError
+from brickyard.nodes.commands.argv import Command
+from brickyard.nodes.port import BrickSpec, DeviceSpec, NodeAddress
+from brickyard.nodes.remote import RemoteNodeAgent
+from brickyard.nodes.transports import CommandResult
+
+FIXTURES = Path(__file__).parent / "commands" / "fixtures"
+NODE = NodeAddress("10.0.0.1", "10.0.0.1")
+DEVICE = DeviceSpec("d" * 32, "/dev/sdb", "loopfile")
+BRICK = BrickSpec("b" * 32, DEVICE, 1048576, 1048576, 8192)
+
+Answer = Callable[[Command], CommandResult]
+
+
+class ScriptedTransport:
+    """Answers each command by the first rule whose argv prefix matches; records everything."""
+
+    def __init__(self, rules: list[tuple[tuple[str, ...], Answer]]) -> None:
+        self.rules = rules
+        self.ran: list[Command] = []
+
+    async def run(self, host: str, command: Command) -> CommandResult:
+        self.ran.append(command)
+        for prefix, answer in self.rules:
+            if command.argv[: len(prefix)] == prefix:
+                return answer(command)
+        return CommandResult(0, "", "")
+
+    async def close(self) -> None:
+        return None
+
+
+def ok(stdout: str = "") -> Answer:
+    return lambda _: CommandResult(0, stdout, "")
+
+
+def fail(stderr: str, code: int = 1) -> Answer:
+    return lambda _: CommandResult(code, "", stderr)
+
+
+async def test_heal_info_is_parsed_from_gluster_xml() -> None:
+    xml = (FIXTURES / "volume_heal_down_brick.xml").read_text()
+    transport = ScriptedTransport([(("gluster",), ok(xml))])
+    statuses = await RemoteNodeAgent(transport, ExecConfig()).heal_info(NODE, "vol")
+    assert statuses and any(not s.healthy for s in statuses)
+    assert transport.ran[0].argv[-4:] == ("heal", "vol", "info", "--xml")
+
+
+async def test_bind_mounted_fstab_is_rewritten_in_place() -> None:
+    transport = ScriptedTransport(
+        [
+            (("sed", "-i.save"), fail("sed: cannot rename /etc/fstab: Device or resource busy")),
+            (("sed",), ok("keep me\n")),
+            (("findmnt",), ok('{"filesystems": []}')),
+        ]
+    )
+    destroyed = await RemoteNodeAgent(transport, ExecConfig()).brick_destroy(NODE, BRICK)
+    assert destroyed is True
+    tee = [c for c in transport.ran if c.argv[0] == "tee"]
+    assert len(tee) == 1 and tee[0].argv == ("tee", "/etc/fstab")
+    # the same sed expression, run to stdout, decides what stays; tee writes it back in place
+    (edit,) = [c for c in transport.ran if c.argv[0] == "sed" and c.argv[1] != "-i.save"]
+    assert edit.argv == ("sed", f"/brick_{'b' * 32}/d", "/etc/fstab")
+    assert tee[0].stdin == b"keep me\n"
+
+
+async def test_a_failed_brick_command_names_command_node_and_stderr() -> None:
+    transport = ScriptedTransport([(("truncate",), fail("truncate: Operation not permitted"))])
+    agent = RemoteNodeAgent(transport, ExecConfig())
+    with pytest.raises(NodeCommandError) as error:
+        await agent.brick_create(NODE, BRICK)
+    assert "truncate" in error.value.message and "10.0.0.1" in error.value.message
+    assert "Operation not permitted" in error.value.message
+    # the half-made brick is cleaned up at once: its image is removed
+    assert any(c.argv[:2] == ("rm", "-f") for c in transport.ran)
+
+
+async def test_a_missing_volume_reads_as_none_although_gluster_exits_zero() -> None:
+    xml = (FIXTURES / "volume_info_nosuchvol.xml").read_text()
+    transport = ScriptedTransport([(("gluster",), ok(xml))])
+    agent = RemoteNodeAgent(transport, ExecConfig())
+    assert await agent.volume_info(NODE, "nosuchvol") is None
