@@ -149,3 +149,32 @@ def test_missing_jwt_keys_stop_the_server(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert "ERROR: Missing JWT information in config file" in done.stderr
+
+
+def test_topology_device_objects_may_choose_the_brick_backend(heketi: str, tmp_path: Path) -> None:
+    """Our optional `backend` key of topology.json device objects reaches the server."""
+    topology = {
+        "clusters": [
+            {
+                "nodes": [
+                    {
+                        "node": {
+                            "hostnames": {"manage": ["nb1"], "storage": ["10.9.0.1"]},
+                            "zone": 1,
+                        },
+                        "devices": [
+                            "/dev/sdb",
+                            {"name": "/srv/bricks", "backend": "loopfile"},
+                        ],
+                    }
+                ]
+            }
+        ]
+    }
+    path = tmp_path / "topology.json"
+    path.write_text(json.dumps(topology))
+    env = {"HEKETI_CLI_SERVER": heketi, "HEKETI_CLI_USER": "admin", "HEKETI_CLI_KEY": KEY}
+    assert cli("topology", "load", f"--json={path}", env=env).returncode == 0
+    dump = json.loads(cli("db", "dump", env=env).stdout)
+    backends = {d["Info"]["name"]: d["Backend"] for d in dump["deviceentries"].values()}
+    assert backends == {"/dev/sdb": "lvm", "/srv/bricks": "loopfile"}

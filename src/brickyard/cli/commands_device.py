@@ -20,12 +20,19 @@ device = CobraGroup("device", help="Heketi device management")
 @click.option("--name", default="", help="Name of device to add")
 @click.option("--node", default="", help="Id of the node which has this device")
 @bool_flag("--destroy-existing-data", help="[DANGEROUS] Destroy any existing data on the device.")
-def device_add(name: str, node: str, destroy_existing_data: bool) -> None:
+@click.option(
+    "--backend",
+    default="",
+    type=click.Choice(["", "lvm", "loopfile"]),
+    help="Brick backend of the device (Brickyard): lvm thin volumes or loop-file images; "
+    "default: the server's glusterfs.brick_backend",
+)
+def device_add(name: str, node: str, destroy_existing_data: bool, backend: str) -> None:
     if name == "":
         raise CliError("Missing device name")
     if node == "":
         raise CliError("Missing node id")
-    session().client().device_add(node, name, destroy_data=destroy_existing_data)
+    session().client().device_add(node, name, destroy_data=destroy_existing_data, backend=backend)
     emit("Device added successfully\n")
 
 

@@ -23,6 +23,7 @@ class FileDevice:
     name: str
     tags: dict[str, str] = field(default_factory=dict)
     destroydata: bool = False
+    backend: str = ""  # ours: "lvm" or "loopfile"; "" = the server's default
 
 
 @dataclass
@@ -87,6 +88,7 @@ def _device(value: Any) -> FileDevice:
         name=_check(_get(raw, "name"), str, ""),
         tags=_tags(_get(raw, "tags")),
         destroydata=_check(_get(raw, "destroydata"), bool, False),
+        backend=_check(_get(raw, "backend"), str, ""),
     )
 
 
@@ -223,6 +225,7 @@ def load_topology(
                             device.name,
                             destroy_data=device.destroydata,
                             tags=device.tags,
+                            backend=device.backend,
                         )
                     except HeketiError as exc:
                         out(f"Unable to add device: {exc}\n")

@@ -172,6 +172,7 @@ def device_add(
     name: str,
     destroy_data: bool = False,
     tags: Mapping[str, str] | None = None,
+    backend: str = "",
 ) -> Flow[None]:
     body: JSONDict = {"name": name}
     if tags:
@@ -179,6 +180,8 @@ def device_add(
     body["node"] = node
     if destroy_data:
         body["destroydata"] = True
+    if backend:  # ours; Heketi's request has no such key, so it is sent only when chosen
+        body["backend"] = backend
     return _async_none("POST", "/devices", body)
 
 
