@@ -6,9 +6,9 @@ with an empty 4 GiB data disk ``/dev/vdb`` and drives it over ssh like any node,
 `RemoteNodeAgent` + `SshTransport`: device setup, a thin-provisioned brick, a one-brick volume,
 and all of it torn down again, checking the LVs, the mount and the fstab line on the guest.
 
-It runs when ``BRICKYARD_VM_TESTS=1``: CI (``.ci/run``) sets it; a developer's plain ``make test``
-skips it, since the first build takes minutes.  It needs root (tap, bridge, debootstrap) and installs
-qemu-system-x86, qemu-utils and debootstrap when missing.  The guest image is built once per
+It runs when ``BRICKYARD_VM_TESTS=1``: CI (``.ci/run``) sets it; a developer's plain
+``make test`` skips it, since the first build takes minutes.  It needs root (tap, bridge,
+debootstrap) and installs qemu-system-x86, qemu-utils and debootstrap when missing.  The guest image is built once per
 machine and cached in ``/var/cache/brickyard-vm`` (``testbed/vm/vm build --rebuild`` renews it);
 from nothing the build takes a few minutes, booting under TCG about half a minute.
 """
