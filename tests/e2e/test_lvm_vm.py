@@ -9,8 +9,9 @@ and all of it torn down again, checking the LVs, the mount and the fstab line on
 It runs when ``BRICKYARD_VM_TESTS=1``: CI (``.ci/run``) sets it; a developer's plain
 ``make test`` skips it, since the first build takes minutes.  It needs root (tap, bridge,
 debootstrap) and installs qemu-system-x86, qemu-utils and debootstrap when missing.  The guest
-image is built once per machine and cached in ``/var/cache/brickyard-vm`` (``testbed/vm/vm build --rebuild`` renews it);
-from nothing the build takes a few minutes, booting under TCG about half a minute.
+image is built once per machine and cached in ``/var/cache/brickyard-vm``
+(``testbed/vm/vm build --rebuild`` renews it); from nothing the build takes a few minutes,
+booting under TCG about half a minute.
 """
 
 from __future__ import annotations
