@@ -209,10 +209,15 @@ class RemoteNodeAgent:
                 log.warning("cleaning up brick %s on %s: %s", brick.id, node.manage, cleanup)
             raise
 
-    async def _unmount(self, host: str, mount_point: str, umount: Command, check: Command) -> None:
+    async def _unmount(
+        self, host: str, mount_point: str, umount: Command, check: Command, lsof: Command | None
+    ) -> None:
         result = await self._run(host, umount, check=False)
         if umount.outcome(result.exit_code, result.stderr) is not Outcome.FAILED:
             return
+        if lsof is not None:  # sshexec.debug_umount_failures: who keeps the brick busy
+            holders = await self._run(host, lsof, check=False)
+            log.warning("umount %s on %s failed; lsof:\n%s", mount_point, host, holders.stdout)
         mounts = await self._run(host, check, check=False)
         if mounts.exit_code == 0 and parsers.is_mounted(mounts.stdout, mount_point):
             raise _failure(host, umount, result)
@@ -239,7 +244,7 @@ class RemoteNodeAgent:
         host = node.manage
         if brick.device.backend == "loopfile":
             plan = loopfile.brick_destroy_plan(self.cfg, brick)
-            await self._unmount(host, plan.mount_point, plan.umount, plan.mounted_check)
+            await self._unmount(host, plan.mount_point, plan.umount, plan.mounted_check, plan.lsof)
             loops = await self._run(host, plan.loop_find, check=False)
             for loop_device in parsers.parse_losetup(loops.stdout) if loops.exit_code == 0 else []:
                 await self._run(host, loopfile.loop_detach(loop_device), check=False)
@@ -248,7 +253,9 @@ class RemoteNodeAgent:
             await self._run(host, plan.rmdir, check=False)
             return True
         lv_plan = lvm.brick_destroy_plan(self.cfg, brick)
-        await self._unmount(host, lv_plan.mount_point, lv_plan.umount, lv_plan.mounted_check)
+        await self._unmount(
+            host, lv_plan.mount_point, lv_plan.umount, lv_plan.mounted_check, lv_plan.lsof
+        )
         if lv_plan.fstab_remove is not None:
             await self._run(host, lv_plan.fstab_remove)
         await self._run(host, lv_plan.lv_remove)
