@@ -3,15 +3,17 @@ which store and which node agent are in use."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
 from .api.app import create_app
 from .api.auth import JwtKeys
 from .api.queue import OperationQueue
+from .api.recovery import CleanerSettings, background_cleaner, recover
 from .api.routes.admin import apply_log_level
 from .api.state import ApiState
 from .config import ConfigError, Settings
@@ -95,6 +97,26 @@ class Server:
     app: FastAPI
     services: Services
     store: SqlStore
+    cleaner: CleanerSettings = field(default_factory=CleanerSettings)
+    tasks: set[asyncio.Task[object]] = field(default_factory=set)
+
+    async def recover(self) -> None:
+        """Crash recovery: run at start, before the first request is answered."""
+        await recover(self.services, self.store)
+
+    def start_background(self) -> None:
+        """Recovery at once, then the background cleaner (on the running event loop)."""
+
+        async def run() -> None:
+            try:
+                await self.recover()
+            except Exception:  # keep serving; the cleaner retries what is left
+                log.exception("crash recovery at start")
+            await background_cleaner(self.services, self.cleaner)
+
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(run())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
 
 def build_server(
@@ -119,10 +141,14 @@ def build_server(
     apply_log_level(settings.glusterfs.loglevel)
     state = ApiState(
         services=services,
-        queue=OperationQueue(settings.glusterfs.max_inflight_operations),
+        queue=OperationQueue(settings.glusterfs.max_inflight_operations, store),
         keys=keys,
         admin_state=settings.default_state,
         log_level=settings.glusterfs.loglevel,
         max_body=settings.max_request_body_bytes,
     )
-    return Server(create_app(state), services, store)
+    cleaner = CleanerSettings(
+        enabled=not settings.glusterfs.disable_background_cleaner,
+        interval=float(settings.glusterfs.refresh_time_background_cleaner),
+    )
+    return Server(create_app(state), services, store, cleaner)

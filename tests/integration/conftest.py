@@ -70,12 +70,18 @@ class Harness:
     # -- construction ---------------------------------------------------------------------
     @classmethod
     def open(
-        cls, db_dir: Path, device_size_gb: int = 500, env: dict[str, str] | None = None
+        cls,
+        db_dir: Path,
+        device_size_gb: int = 500,
+        env: dict[str, str] | None = None,
+        world: SimWorld | None = None,
     ) -> Harness:
+        """A server on the database in `db_dir`; `world` reopens on the same nodes (a
+        restart)."""
         full_env = {"HEKETI_EXECUTOR": "mock", "HEKETI_DB_PATH": str(db_dir / "heketi.db")}
         full_env.update(env or {})
         settings, _ = load_settings(None, env=full_env)
-        world = SimWorld(device_size_gb=device_size_gb)
+        world = world or SimWorld(device_size_gb=device_size_gb)
         server = build_server(settings, disable_auth=True, agent=SimNodeAgent(world))
         # raise_app_exceptions=False: an unhandled server error must be seen as the 500 the
         # client would get, not as an exception inside the test.

@@ -1,16 +1,23 @@
 """Heketi's asynchronous queue (contract §2): jobs run in the background, their outcome is
-read once through GET /queue/<id>, and throttled jobs count against max_inflight_operations."""
+read once through GET /queue/<id>, and throttled jobs count against max_inflight_operations.
+
+Each outcome is also written to the database (Heketi keeps them in memory only): a client that
+polls across a restart still gets its answer, and a job the restart interrupted is answered
+once recovery has rolled its operation back or forward (`api.recovery`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 
 from ..domain.errors import BrickyardError, Busy
 from ..domain.ids import new_id
 from ..services.jobs import Job
+from ..store import queue_results as results
+from ..store.sql import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +46,9 @@ class Slot:
 
 
 class OperationQueue:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, store: SqlStore | None = None) -> None:
         self.limit = limit
+        self.store = store
         self.entries: dict[str, QueueEntry] = {}
         self.throttled_in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -56,24 +64,55 @@ class OperationQueue:
         queue_id = new_id()
         entry = QueueEntry()
         self.entries[queue_id] = entry
-        task = asyncio.get_running_loop().create_task(self._run(job, entry, slot))
+        if self.store is not None:
+            with self.store.write() as tx:
+                results.add(
+                    tx,
+                    results.QueueResult(
+                        id=queue_id,
+                        op_id=job.operation_id,
+                        description=job.description,
+                        status=results.RUNNING,
+                        resource=job.resource,
+                        redirect=None,
+                        error=None,
+                        created=time.time(),
+                    ),
+                )
+        task = asyncio.get_running_loop().create_task(self._run(queue_id, job, entry, slot))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return f"/queue/{queue_id}"
 
-    async def _run(self, job: Job, entry: QueueEntry, slot: Slot) -> None:
+    async def _run(self, queue_id: str, job: Job, entry: QueueEntry, slot: Slot) -> None:
         try:
-            entry.redirect = await job.run()
-        except BrickyardError as exc:
-            log.info("%s failed: %s", job.description, exc)
-            entry.error = exc.message
-        except Exception as exc:  # a bug must still answer the poller, not hang it
-            log.exception("%s crashed", job.description)
-            entry.error = f"internal error: {exc}"
-        finally:
-            entry.done = True
-            entry.finished.set()
+            try:
+                entry.redirect = await job.run()
+            except BrickyardError as exc:
+                log.info("%s failed: %s", job.description, exc)
+                entry.error = exc.message
+            except Exception as exc:  # a bug must still answer the poller, not hang it
+                log.exception("%s crashed", job.description)
+                entry.error = f"internal error: {exc}"
+        except BaseException:
+            # Cancelled at shutdown (or a simulated crash): the result stays "running" in the
+            # database and the next start answers it once recovery is done.
             slot.release()
+            raise
+        self._record(queue_id, entry)
+        entry.done = True
+        entry.finished.set()
+        slot.release()
+
+    def _record(self, queue_id: str, entry: QueueEntry) -> None:
+        if self.store is None:
+            return
+        status = results.FAILED if entry.error is not None else results.DONE
+        try:
+            with self.store.write() as tx:
+                results.finish(tx, queue_id, status, entry.redirect, entry.error)
+        except Exception:  # the answer in memory still reaches the poller
+            log.exception("recording the result of queue entry %s", queue_id)
 
     async def wait(self, queue_id: str, seconds: float) -> None:
         """Hold a poll briefly for a job about to finish, so a fast operation is reported done
@@ -86,9 +125,30 @@ class OperationQueue:
     def take(self, queue_id: str) -> QueueEntry | None:
         """The entry, removed once it reports completion (read-once, as Heketi)."""
         entry = self.entries.get(queue_id)
-        if entry is not None and entry.done:
+        if entry is None:
+            return self._take_stored(queue_id)
+        if entry.done:
             del self.entries[queue_id]
+            self._forget(queue_id)
         return entry
+
+    def _take_stored(self, queue_id: str) -> QueueEntry | None:
+        """A result from before a restart."""
+        if self.store is None:
+            return None
+        with self.store.read() as tx:
+            stored = results.get(tx, queue_id)
+        if stored is None:
+            return None
+        if stored.status == results.RUNNING:  # recovery has not settled it yet
+            return QueueEntry()
+        self._forget(queue_id)
+        return QueueEntry(done=True, error=stored.error, redirect=stored.redirect)
+
+    def _forget(self, queue_id: str) -> None:
+        if self.store is not None:
+            with self.store.write() as tx:
+                results.delete(tx, queue_id)
 
     async def drain(self) -> None:
         if self._tasks:

@@ -49,6 +49,7 @@ def run_server(config_path: str | None, disable_auth: bool) -> int:
         loop.add_signal_handler(
             signal.SIGUSR2, lambda: setattr(server.app.state.api, "admin_state", "normal")
         )
+        server.start_background()
         print(
             f"Listening on port {settings.port}" + (" with TLS enabled" if tls else ""), flush=True
         )

@@ -189,6 +189,12 @@ class OperationType(enum.IntEnum):
     CLONE_VOLUME = 7
     EVICT_BRICK = 8
     EXPAND_BLOCK_VOLUME = 9
+    # Brickyard's own (Heketi does not journal these): a crash between the node command and
+    # the database write would otherwise leak a volume group or a peer.
+    ADD_DEVICE = 101
+    DELETE_DEVICE = 102
+    ADD_NODE = 103
+    DELETE_NODE = 104
 
     @property
     def type_name(self) -> str:
@@ -211,6 +217,10 @@ class ChangeType(enum.IntEnum):
     CHILD_OPERATION = 12
     PARENT_OPERATION = 13
     EXPAND_BLOCK_VOLUME = 14
+    ADD_DEVICE = 101
+    DELETE_DEVICE = 102
+    ADD_NODE = 103
+    DELETE_NODE = 104
 
     @property
     def description(self) -> str:
@@ -231,3 +241,5 @@ class PendingOperation:
     timestamp: int
     changes: list[Change] = field(default_factory=list)
     status: str = ""  # "" new/in progress, "stale", "failed"
+    # What recovery needs that no other table holds, e.g. the hosts of a node being added.
+    detail: dict[str, str] = field(default_factory=dict)

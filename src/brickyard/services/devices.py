@@ -7,13 +7,15 @@ from dataclasses import dataclass, field
 
 from ..domain.errors import BrickyardError, Conflict, InvalidRequest, NotFound, OperationFailed
 from ..domain.ids import new_id
-from ..domain.model import Brick, Device, EntryState, Node
+from ..domain.model import Brick, Device, EntryState, Node, OperationType, PendingOperation
 from .context import ServiceContext
 from .evict import BrickEviction
 from .jobs import Job
 from .lookup import address, device_spec, require
 from .nodes import check_transition
+from .steps import StepLog
 from .tags import apply_tag_change
+from .topology_ops import device_add_detail, forget, journal
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +57,20 @@ class DeviceService:
             tags=request.tags,
             backend=request.backend or self.ctx.settings.default_backend,
         )
+        op_id = journal(
+            self.ctx, OperationType.ADD_DEVICE, device.id, **device_add_detail(node, device)
+        )
 
         async def run() -> str | None:
-            report = await self.ctx.agent.device_setup(
-                address(node), device_spec(device), request.destroy_data
+            try:
+                report = await self.ctx.agent.device_setup(
+                    address(node), device_spec(device), request.destroy_data
+                )
+            except BrickyardError:
+                forget(self.ctx, op_id)  # the agent leaves nothing of a failed setup
+                raise
+            StepLog(self.ctx.store, op_id, OperationType.ADD_DEVICE).done(
+                "device-set-up", f"{device.name} set up on {node.manage_host}"
             )
             device.total, device.free, device.used = report.total, report.free, report.used
             device.extent_size = report.extent_size
@@ -68,13 +80,17 @@ class DeviceService:
                     if tx.get(Node, node.id) is None:
                         raise NotFound("Node id does not exist")
                     tx.add(device)
+                    tx.delete(PendingOperation, op_id)
             except BrickyardError:
                 # The node was removed meanwhile: undo the setup so nothing is left behind.
                 await self.ctx.agent.device_teardown(address(node), device_spec(device), True)
+                forget(self.ctx, op_id)
                 raise
             return None
 
-        return Job(run, description=f"add device {request.name} on {node.manage_host}")
+        return Job(
+            run, description=f"add device {request.name} on {node.manage_host}", operation_id=op_id
+        )
 
     def begin_delete(self, device_id: str, force_forget: bool) -> Job:
         with self.ctx.store.read() as tx:
@@ -84,6 +100,7 @@ class DeviceService:
             if tx.device_brick_ids(device_id):
                 raise Conflict(f"Unable to delete device [{device_id}] because it contains bricks")
             node = require(tx, Node, device.node_id)
+        op_id = journal(self.ctx, OperationType.DELETE_DEVICE, device_id)
 
         async def run() -> str | None:
             try:
@@ -92,17 +109,22 @@ class DeviceService:
                 )
             except BrickyardError:
                 if not force_forget:
+                    forget(self.ctx, op_id)
                     raise
                 log.warning("forgetting device %s although its teardown failed", device_id)
+            StepLog(self.ctx.store, op_id, OperationType.DELETE_DEVICE).done(
+                "device-torn-down", f"{device.name} torn down on {node.manage_host}"
+            )
             with self.ctx.store.write() as tx:
-                if tx.device_brick_ids(device_id):
-                    raise Conflict(
-                        f"Unable to delete device [{device_id}] because it contains bricks"
-                    )
-                tx.delete(Device, device_id)
+                tx.delete(PendingOperation, op_id)
+                taken = bool(tx.device_brick_ids(device_id))
+                if not taken:
+                    tx.delete(Device, device_id)
+            if taken:
+                raise Conflict(f"Unable to delete device [{device_id}] because it contains bricks")
             return None
 
-        return Job(run, description=f"delete device {device_id}")
+        return Job(run, description=f"delete device {device_id}", operation_id=op_id)
 
     def begin_set_state(self, device_id: str, state: EntryState) -> Job:
         with self.ctx.store.read() as tx:

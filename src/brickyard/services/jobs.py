@@ -14,3 +14,6 @@ class Job:
     throttled: bool = False
     description: str = ""
     operation_id: str = ""  # the journal entry this job executes, if any
+    # Where success redirects, when known before the job runs: a result the crash of the
+    # server kept from being written is then still known after the restart.
+    resource: str = ""

@@ -1,19 +1,28 @@
-"""The operations journal seen from outside: counts, listings and cleanup of stale or failed
-operations (Heketi's /operations endpoints)."""
+"""The operations journal seen from outside: counts, listings, recovery at start and cleanup of
+stale or failed operations (Heketi's /operations endpoints and its background cleaner)."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.errors import BrickyardError, OperationFailed
-from ..domain.model import PendingOperation
+from ..domain.model import OperationType, PendingOperation
 from .context import ServiceContext
 from .jobs import Job
 from .registry import Services
+from .topology_ops import TopologyRecovery
 from .volumes import VolumeRecovery
 
 log = logging.getLogger(__name__)
+
+_TOPOLOGY = {
+    OperationType.ADD_DEVICE,
+    OperationType.DELETE_DEVICE,
+    OperationType.ADD_NODE,
+    OperationType.DELETE_NODE,
+}
 
 
 def all_operations(ctx: ServiceContext) -> list[PendingOperation]:
@@ -50,6 +59,8 @@ def summary(ctx: ServiceContext, op: PendingOperation) -> dict[str, Any]:
 def detail(ctx: ServiceContext, op: PendingOperation) -> dict[str, Any]:
     result = summary(ctx, op)
     result["changes"] = [{"id": c.id, "description": c.change.description} for c in op.changes]
+    with ctx.store.read() as tx:
+        result["steps"] = [step for step, _ in tx.operation_steps(op.id)]
     return result
 
 
@@ -64,21 +75,67 @@ def mark_all_stale(ctx: ServiceContext) -> int:
     return len(ops)
 
 
+@dataclass
+class CleanupReport:
+    finished: dict[str, str] = field(default_factory=dict)  # op id -> what was done
+    forward: set[str] = field(default_factory=set)  # ops rolled forward: their request succeeded
+    failed: dict[str, str] = field(default_factory=dict)  # op id -> why it is kept
+
+
+async def clean(services: Services, op: PendingOperation) -> tuple[bool, str]:
+    """Roll `op` back (create, clone, adds; an expand gluster has not taken yet) or forward
+    (deletes; an expand gluster took) against the nodes. Returns (forward, what was done)."""
+    with services.ctx.store.read() as tx:
+        steps = [step for step, _ in tx.operation_steps(op.id)]
+    log.info(
+        "recovering %s operation %s; its journal says: %s",
+        op.type.type_name,
+        op.id,
+        "; ".join(steps) or "no node step done",
+    )
+    if op.type in _TOPOLOGY:
+        return await TopologyRecovery(services.ctx).clean(op)
+    forward = await VolumeRecovery(services.volumes).clean(op)
+    if get(services.ctx, op.id) is not None:
+        # Kept (marked failed) because a node did not answer: its bricks are still known.
+        raise OperationFailed("some bricks could not be removed yet; a node did not answer")
+    return forward, "rolled forward" if forward else "rolled back"
+
+
+async def clean_all(services: Services, ids: set[str] | None = None) -> CleanupReport:
+    """Clean every stale or failed operation (or those of `ids`), one at a time."""
+    report = CleanupReport()
+    for op in all_operations(services.ctx):
+        if op.status not in ("stale", "failed") or (ids and op.id not in ids):
+            continue
+        try:
+            forward, report.finished[op.id] = await clean(services, op)
+            if forward:
+                report.forward.add(op.id)
+            log.info("%s operation %s: %s", op.type.type_name, op.id, report.finished[op.id])
+        except BrickyardError as exc:
+            log.warning("cleanup of %s operation %s failed: %s", op.type.type_name, op.id, exc)
+            report.failed[op.id] = str(exc)
+            _mark_failed(services.ctx, op.id)
+    return report
+
+
+def _mark_failed(ctx: ServiceContext, op_id: str) -> None:
+    with ctx.store.write() as tx:
+        op = tx.get(PendingOperation, op_id)
+        if op is not None and op.status != "failed":
+            op.status = "failed"
+            tx.update(op)
+
+
 def begin_cleanup(services: Services, ids: list[str]) -> Job:
     async def run() -> str | None:
-        wanted = set(ids)
-        recovery = VolumeRecovery(services.volumes)
-        failures = []
-        for op in all_operations(services.ctx):
-            if op.status not in ("stale", "failed") or (wanted and op.id not in wanted):
-                continue
-            try:
-                await recovery.clean(op)
-            except BrickyardError as exc:
-                log.warning("cleanup of operation %s failed: %s", op.id, exc)
-                failures.append(f"{op.id}: {exc}")
-        if failures:
-            raise OperationFailed("cleanup failed for: " + "; ".join(failures))
+        report = await clean_all(services, set(ids))
+        if report.failed:
+            raise OperationFailed(
+                "cleanup failed for: "
+                + "; ".join(f"{op_id}: {why}" for op_id, why in report.failed.items())
+            )
         return None
 
     return Job(run, description="clean up pending operations")

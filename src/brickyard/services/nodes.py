@@ -9,12 +9,14 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.errors import BrickyardError, Conflict, InvalidRequest, NotFound, OperationFailed
 from ..domain.ids import new_id
-from ..domain.model import Cluster, Device, EntryState, Node
+from ..domain.model import Cluster, Device, EntryState, Node, OperationType, PendingOperation
 from .context import ServiceContext
 from .evict import BrickEviction
 from .jobs import Job
 from .lookup import address, require
+from .steps import StepLog
 from .tags import apply_tag_change
+from .topology_ops import forget, journal, node_detail
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +80,33 @@ class NodeService:
                 log.warning("node add %s: %s", node.manage_host, exc)
                 raise InvalidRequest("New Node doesn't have glusterd running") from exc
 
+        op_id = journal(self.ctx, OperationType.ADD_NODE, node.id, **node_detail(node))
+
         async def run() -> str | None:
             if via is not None:
-                await self.ctx.agent.peer_probe(address(via), address(node))
+                try:
+                    await self.ctx.agent.peer_probe(address(via), address(node))
+                except BrickyardError:
+                    forget(self.ctx, op_id)
+                    raise
+                StepLog(self.ctx.store, op_id, OperationType.ADD_NODE).done(
+                    "peer-probed", f"{node.storage_host} probed from {via.manage_host}"
+                )
             try:
                 with self.ctx.store.write() as tx:
                     tx.add(node)
+                    tx.delete(PendingOperation, op_id)
             except IntegrityError as exc:
+                forget(self.ctx, op_id)
                 raise OperationFailed(f"Hostname {node.manage_host} already used") from exc
             return f"/nodes/{node.id}"
 
-        return Job(run, description=f"add node {node.manage_host}")
+        return Job(
+            run,
+            description=f"add node {node.manage_host}",
+            operation_id=op_id,
+            resource=f"/nodes/{node.id}",
+        )
 
     async def _working_peer(self, peers: list[Node]) -> Node:
         for peer in peers:
@@ -105,6 +123,7 @@ class NodeService:
             if tx.node_device_ids(node_id):
                 raise Conflict(f"Unable to delete node [{node_id}] because it contains devices")
             others = [n for n in tx.cluster_nodes(node.cluster_id) if n.id != node_id]
+        op_id = journal(self.ctx, OperationType.DELETE_NODE, node_id, **node_detail(node))
 
         async def run() -> str | None:
             for other in others:
@@ -115,13 +134,19 @@ class NodeService:
                     log.warning(
                         "peer detach of %s via %s: %s", node.storage_host, other.manage_host, exc
                     )
+            StepLog(self.ctx.store, op_id, OperationType.DELETE_NODE).done(
+                "peer-detached", f"{node.storage_host} detached"
+            )
             with self.ctx.store.write() as tx:
-                if tx.node_device_ids(node_id):
-                    raise Conflict(f"Unable to delete node [{node_id}] because it contains devices")
-                tx.delete(Node, node_id)
+                tx.delete(PendingOperation, op_id)
+                taken = bool(tx.node_device_ids(node_id))
+                if not taken:
+                    tx.delete(Node, node_id)
+            if taken:
+                raise Conflict(f"Unable to delete node [{node_id}] because it contains devices")
             return None
 
-        return Job(run, description=f"delete node {node.manage_host}")
+        return Job(run, description=f"delete node {node.manage_host}", operation_id=op_id)
 
     def begin_set_state(self, node_id: str, state: EntryState) -> Job:
         with self.ctx.store.read() as tx:

@@ -37,7 +37,7 @@ from ..domain.model import (
 )
 from ..domain.policy import PlacementPolicy, placement_policy
 from ..domain.units import GIB
-from ..nodes.port import DeviceSpec, GlusterBrick, GlusterVolumeSpec, NodeAddress
+from ..nodes.port import BrickSpec, DeviceSpec, GlusterBrick, GlusterVolumeSpec, NodeAddress
 from ..store.sql import StaleSpace, Transaction
 from .allocation import (
     AllocationFailure,
@@ -54,6 +54,7 @@ from .context import ServiceContext
 from .jobs import Job
 from .lookup import address, brick_spec, require
 from .plan_report import ClusterChoice, PlanReport
+from .steps import StepLog, reraise_crash
 
 log = logging.getLogger(__name__)
 
@@ -205,9 +206,12 @@ class VolumeService:
             attempts = 1 + max(0, self.ctx.settings.create_retries)
             plan = first
             for attempt in range(attempts):
+                steps = StepLog(self.ctx.store, plan.op_id, OperationType.CREATE_VOLUME)
+                steps.planned()
                 try:
-                    await self._exec_create(plan)
+                    await self._exec_create(plan, steps)
                     self._finalize(plan.op_id)
+                    steps.finalized()
                     return f"/volumes/{volume.id}"
                 except BrickyardError as exc:
                     log.warning(
@@ -217,7 +221,8 @@ class VolumeService:
                     if attempt + 1 == attempts:
                         raise
                     try:
-                        plan = self._build_create(volume, request.clusters)
+                        # The same journal id: a poller's queue result names this operation.
+                        plan = self._build_create(volume, request.clusters, first.op_id)
                     except BrickyardError:
                         raise exc from None
             raise AssertionError("unreachable")
@@ -227,11 +232,12 @@ class VolumeService:
             throttled=True,
             description=f"create volume {volume.name}",
             operation_id=first.op_id,
+            resource=f"/volumes/{volume.id}",
         )
 
-    def _build_create(self, volume: Volume, requested_clusters: list[str]) -> Plan:
+    def _build_create(self, volume: Volume, requested_clusters: list[str], op_id: str = "") -> Plan:
         for attempt in range(2):
-            op = PendingOperation(new_id(), OperationType.CREATE_VOLUME, int(time.time()))
+            op = PendingOperation(op_id or new_id(), OperationType.CREATE_VOLUME, int(time.time()))
             try:
                 with self.ctx.store.write() as tx:
                     allocation = self._choose(tx, volume, requested_clusters, op.id).allocation
@@ -348,14 +354,20 @@ class VolumeService:
         volume: Volume,
         devices: dict[str, DeviceSpec],
         nodes: dict[str, NodeAddress],
+        steps: StepLog,
     ) -> None:
-        """Create bricks on their nodes in parallel; if any fails, destroy the ones made."""
+        """Create bricks on their nodes in parallel, journaling each as it is made; if any
+        fails, destroy the ones made."""
         specs = [
             (nodes[b.node_id], brick_spec(b, devices[b.device_id], volume.gid)) for b in bricks
         ]
-        results = await asyncio.gather(
-            *(self.ctx.agent.brick_create(a, s) for a, s in specs), return_exceptions=True
-        )
+
+        async def make(node: NodeAddress, spec: BrickSpec) -> None:
+            await self.ctx.agent.brick_create(node, spec)
+            steps.done("brick-made", f"brick {spec.id} made on {node.manage}")
+
+        results = await asyncio.gather(*(make(a, s) for a, s in specs), return_exceptions=True)
+        reraise_crash(results)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             made = [
@@ -371,13 +383,14 @@ class VolumeService:
                 raise first
             raise OperationFailed(f"brick create failed: {first}") from first
 
-    async def _exec_create(self, plan: Plan) -> None:
+    async def _exec_create(self, plan: Plan, steps: StepLog) -> None:
         self.ctx.in_flight.add(plan.op_id)
         try:
-            await self._make_bricks(plan.bricks, plan.volume, plan.devices, plan.nodes)
+            await self._make_bricks(plan.bricks, plan.volume, plan.devices, plan.nodes, steps)
             spec = gluster_spec(plan.volume, plan.bricks, plan.nodes)
             via = plan.nodes[_gluster_order(plan.bricks)[0].node_id]
             await self.ctx.agent.volume_create(via, spec)
+            steps.done("volume-made", f"gluster volume {spec.name} created and started")
         finally:
             self.ctx.in_flight.discard(plan.op_id)
 
@@ -388,10 +401,15 @@ class VolumeService:
             tx.delete(PendingOperation, op_id)
 
     async def destroy_on_nodes(
-        self, volume: Volume, bricks: list[Brick], destroy_volume: bool
+        self,
+        volume: Volume,
+        bricks: list[Brick],
+        destroy_volume: bool,
+        steps: StepLog | None = None,
     ) -> set[str]:
-        """Stop and delete the gluster volume (on any node that answers), then destroy bricks.
-        Returns the ids of bricks whose space the nodes reclaimed."""
+        """Stop and delete the gluster volume (on any node that answers), then destroy bricks,
+        journaling each step in `steps` when given. Returns the ids of bricks whose space the
+        nodes reclaimed."""
         with self.ctx.store.read() as tx:
             # The volume's own nodes are peers of its pool: ask them first, and only them
             # unless none answers (a cluster may have a thousand nodes).
@@ -409,14 +427,24 @@ class VolumeService:
                 nodes = {n.id: address(n) for n in tx.cluster_nodes(volume.cluster_id)}
         if destroy_volume:
             await self._destroy_gluster_volume(volume, list(nodes.values()))
+            if steps is not None:
+                steps.done("volume-destroyed", f"gluster volume {volume.name} stopped and deleted")
         targets = [
             (b, nodes[b.node_id], brick_spec(b, devices[b.device_id], volume.gid))
             for b in bricks
             if b.device_id in devices and b.node_id in nodes
         ]
+
+        async def destroy(node: NodeAddress, spec: BrickSpec) -> bool:
+            reclaimed = await self.ctx.agent.brick_destroy(node, spec)
+            if steps is not None:
+                steps.done("brick-destroyed", f"brick {spec.id} destroyed on {node.manage}")
+            return reclaimed
+
         results = await asyncio.gather(
-            *(self.ctx.agent.brick_destroy(a, s) for _, a, s in targets), return_exceptions=True
+            *(destroy(a, s) for _, a, s in targets), return_exceptions=True
         )
+        reraise_crash(results)
         reclaimed = set()
         for (brick, _, _), result in zip(targets, results, strict=True):
             if isinstance(result, BaseException):
@@ -487,8 +515,10 @@ class VolumeService:
 
         async def run() -> str | None:
             self.ctx.in_flight.add(op.id)
+            steps = StepLog(self.ctx.store, op.id, OperationType.DELETE_VOLUME)
+            steps.planned()
             try:
-                reclaimed = await self.destroy_on_nodes(volume, bricks, destroy_volume=True)
+                reclaimed = await self.destroy_on_nodes(volume, bricks, True, steps)
             except BrickyardError:
                 self._clear_pending(op.id)
                 raise
@@ -496,6 +526,7 @@ class VolumeService:
                 self.ctx.in_flight.discard(op.id)
             with self.ctx.store.write() as tx:
                 complete = settle_teardown(tx, op.id, bricks, reclaimed, volume.id)
+            steps.finalized()
             if not complete:
                 raise OperationFailed(
                     f"volume {volume.name} deleted but some bricks could not be removed; "
@@ -530,6 +561,11 @@ class VolumeService:
         with self.ctx.store.write() as tx:
             volume = require(tx, Volume, volume_id)
             existing = tx.volume_bricks(volume_id)
+            if volume.pending_op_id or any(b.pending_op_id for b in existing):
+                # Being created, deleted or expanded: one change of a volume at a time.
+                raise OperationFailed(
+                    f"Failed to allocate volume expansion: {PendingConflict().message}"
+                )
             op = PendingOperation(new_id(), OperationType.EXPAND_VOLUME, int(time.time()))
             try:
                 allocation = allocate(
@@ -555,20 +591,24 @@ class VolumeService:
 
         async def run() -> str | None:
             self.ctx.in_flight.add(op.id)
+            steps = StepLog(self.ctx.store, op.id, OperationType.EXPAND_VOLUME)
+            steps.planned()
             try:
                 with self.ctx.store.read() as tx:
                     plan = Plan.load(tx, op.id, volume, tx.volume_bricks(volume_id))
-                await self._make_bricks(new_bricks, volume, plan.devices, plan.nodes)
+                await self._make_bricks(new_bricks, volume, plan.devices, plan.nodes, steps)
                 spec = gluster_spec(volume, plan.bricks, plan.nodes)
                 added = [_gluster_brick(b, plan.nodes) for b in _gluster_order(new_bricks)]
                 via = plan.nodes[new_bricks[0].node_id]
                 await self.ctx.agent.volume_expand(via, spec, added)
+                steps.done("bricks-added", f"{len(added)} bricks added to {volume.name}")
             except BrickyardError:
                 await self._roll_back_expand(op.id, volume, new_bricks)
                 raise
             finally:
                 self.ctx.in_flight.discard(op.id)
             self._finalize(op.id, volume_id, expand_size)
+            steps.finalized()
             if volume.block:
                 with self.ctx.store.write() as tx:
                     grown = require(tx, Volume, volume_id)
@@ -577,7 +617,11 @@ class VolumeService:
             return f"/volumes/{volume_id}"
 
         return Job(
-            run, throttled=True, description=f"expand volume {volume.name}", operation_id=op.id
+            run,
+            throttled=True,
+            description=f"expand volume {volume.name}",
+            operation_id=op.id,
+            resource=f"/volumes/{volume_id}",
         )
 
     async def _roll_back_expand(self, op_id: str, volume: Volume, bricks: list[Brick]) -> None:
@@ -697,7 +741,8 @@ class VolumeRecovery:
         self.volumes = volumes
         self.ctx = volumes.ctx
 
-    async def clean(self, op: PendingOperation) -> None:
+    async def clean(self, op: PendingOperation) -> bool:
+        """Finish `op`; returns whether it was rolled forward (its request succeeded)."""
         with self.ctx.store.read() as tx:
             volume_ids = [
                 c.id
@@ -710,13 +755,14 @@ class VolumeRecovery:
         if op.type is OperationType.CREATE_VOLUME and volume is not None:
             await self.volumes._roll_back_create(op.id, volume.id)
         elif op.type is OperationType.EXPAND_VOLUME and volume is not None:
-            await self.volumes._roll_back_expand(op.id, volume, bricks)
+            return await self._settle_expand(op, volume, bricks)
         elif op.type is OperationType.DELETE_VOLUME and volume is not None:
             reclaimed = await self.volumes.destroy_on_nodes(volume, bricks, destroy_volume=True)
             with self.ctx.store.write() as tx:
                 complete = settle_teardown(tx, op.id, bricks, reclaimed, volume.id)
             if not complete:
                 raise OperationFailed(f"bricks of volume {volume.name} could not be removed")
+            return True
         elif op.type is OperationType.EVICT_BRICK:
             await self._settle_eviction(op, bricks)
         elif op.type is OperationType.CLONE_VOLUME:
@@ -730,6 +776,37 @@ class VolumeRecovery:
         else:
             with self.ctx.store.write() as tx:
                 tx.delete(PendingOperation, op.id)
+        return False
+
+    async def _settle_expand(
+        self, op: PendingOperation, volume: Volume, bricks: list[Brick]
+    ) -> bool:
+        """Roll an expand forward if gluster already added its bricks (destroying them would
+        break the volume), back otherwise."""
+        used = await self._gluster_bricks(volume) if bricks else set()
+        addresses = self._addresses(volume)
+        if bricks and all(str(_gluster_brick(b, addresses)) in used for b in bricks):
+            delta = sum(c.delta for c in op.changes if c.change is ChangeType.EXPAND_VOLUME)
+            log.info("expand of %s had added its bricks: rolled forward", volume.name)
+            self.volumes._finalize(op.id, volume.id, delta)
+            return True
+        await self.volumes._roll_back_expand(op.id, volume, bricks)
+        return False
+
+    def _addresses(self, volume: Volume) -> dict[str, NodeAddress]:
+        with self.ctx.store.read() as tx:
+            return {n.id: address(n) for n in tx.cluster_nodes(volume.cluster_id)}
+
+    async def _gluster_bricks(self, volume: Volume) -> set[str]:
+        """The bricks gluster has in the volume, asked of any node that answers."""
+        for node in self._addresses(volume).values():
+            try:
+                info = await self.ctx.agent.volume_info(node, volume.name)
+            except BrickyardError as exc:
+                log.warning("volume info via %s failed: %s", node.manage, exc)
+                continue
+            return {str(b) for b in info.bricks} if info is not None else set()
+        raise OperationFailed(f"cannot read volume {volume.name} from gluster")
 
     async def _settle_eviction(self, op: PendingOperation, bricks: list[Brick]) -> None:
         """Of the bricks an eviction left pending, keep the one gluster uses and destroy the
@@ -740,18 +817,8 @@ class VolumeRecovery:
             return
         with self.ctx.store.read() as tx:
             volume = require(tx, Volume, bricks[0].volume_id)
-            nodes = {n.id: n for n in tx.cluster_nodes(volume.cluster_id)}
-        info = None
-        for node in nodes.values():
-            try:
-                info = await self.ctx.agent.volume_info(address(node), volume.name)
-                break
-            except BrickyardError as exc:
-                log.warning("volume info via %s failed: %s", node.manage_host, exc)
-        if info is None:
-            raise OperationFailed(f"cannot read volume {volume.name} from gluster")
-        used = {str(b) for b in info.bricks}
-        addresses = {node_id: address(node) for node_id, node in nodes.items()}
+        used = await self._gluster_bricks(volume)
+        addresses = self._addresses(volume)
         live = [b for b in bricks if str(_gluster_brick(b, addresses)) in used]
         stale = [b for b in bricks if b not in live]
         reclaimed = await self.volumes.destroy_bricks(volume, stale)

@@ -183,6 +183,7 @@ def operation_from(row: RowMapping) -> PendingOperation:
         changes=[
             Change(ChangeType(c["change"]), c["id"], c.get("delta", 0)) for c in row["changes"]
         ],
+        detail=dict(row["detail"] or {}),
     )
 
 
@@ -193,4 +194,5 @@ def operation_values(op: PendingOperation) -> dict[str, Any]:
         "timestamp": op.timestamp,
         "status": op.status,
         "changes": [{"change": int(c.change), "id": c.id, "delta": c.delta} for c in op.changes],
+        "detail": op.detail,
     }

@@ -32,7 +32,16 @@ from sqlalchemy.engine import RowMapping
 from ..domain.model import Brick, Cluster, Device, EntryState, Node, PendingOperation, Volume
 from ..domain.placement import Candidate, merge_tags
 from . import rows
-from .tables import bricks, clusters, db_attributes, devices, nodes, pending_operations, volumes
+from .tables import (
+    bricks,
+    clusters,
+    db_attributes,
+    devices,
+    nodes,
+    operation_steps,
+    pending_operations,
+    volumes,
+)
 
 E = TypeVar("E", Cluster, Node, Device, Volume, Brick, PendingOperation)
 
@@ -142,6 +151,16 @@ class Transaction:
         m = _mapping(kind)
         self._track(kind)
         self.conn.execute(_STATEMENTS[m.table.name].delete, {"entity_id": entity_id})
+        if kind is PendingOperation:
+            self.conn.execute(_DELETE_STEPS, {"op": entity_id})
+
+    # -- journal steps ----------------------------------------------------------------------
+    def record_step(self, op_id: str, step: str, at: float) -> None:
+        self.conn.execute(_INSERT_STEP, {"op_id": op_id, "step": step, "at": at})
+
+    def operation_steps(self, op_id: str) -> list[tuple[str, float]]:
+        rows = self.conn.execute(_SELECT_STEPS, {"op": op_id})
+        return [(step, at) for step, at in rows]
 
     def all(self, kind: type[E]) -> list[E]:
         m = _mapping(kind)
@@ -398,6 +417,13 @@ _ADJUST_SPACE = (
     )
     .values(free=devices.c.free - bindparam("delta"), used=devices.c.used + bindparam("delta"))
 )
+_INSERT_STEP = operation_steps.insert()
+_SELECT_STEPS = (
+    select(operation_steps.c.step, operation_steps.c.at)
+    .where(operation_steps.c.op_id == bindparam("op"))
+    .order_by(operation_steps.c.seq)
+)
+_DELETE_STEPS = operation_steps.delete().where(operation_steps.c.op_id == bindparam("op"))
 _CLEAR_BRICKS = (
     bricks.update().where(bricks.c.pending_op_id == bindparam("op")).values(pending_op_id="")
 )

@@ -13,6 +13,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -109,6 +110,32 @@ pending_operations = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("status", String(16), nullable=False),
     Column("changes", JSON, nullable=False),
+    # What recovery needs that is not in other tables (the hosts of a node being added...).
+    Column("detail", JSON, nullable=False, server_default="{}"),
+)
+
+# Node steps of an operation, appended as each completes (what recovery and examine read).
+operation_steps = Table(
+    "operation_steps",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("op_id", ID, nullable=False, index=True),
+    Column("step", String(255), nullable=False),
+    Column("at", Float, nullable=False),
+)
+
+# Outcomes of asynchronous requests (GET /queue/<id>), kept until read, across restarts.
+queue_results = Table(
+    "queue_results",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("op_id", ID, nullable=False),
+    Column("description", String(1024), nullable=False),
+    Column("status", String(16), nullable=False),  # running, done, failed
+    Column("resource", String(1024), nullable=False),  # where success redirects, if known
+    Column("redirect", String(1024), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created", Float, nullable=False),
 )
 
 db_attributes = Table(

@@ -1,0 +1,73 @@
+"""Outcomes of asynchronous requests kept in the database, so a client polling /queue/<id>
+gets its answer even across a server restart (Heketi keeps them in memory only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, select
+
+from .sql import Transaction
+from .tables import queue_results
+
+RUNNING, DONE, FAILED = "running", "done", "failed"
+
+_INSERT = queue_results.insert()
+_FINISH = (
+    queue_results.update()
+    .where(queue_results.c.id == bindparam("queue_id"))
+    .values(status=bindparam("status"), redirect=bindparam("redirect"), error=bindparam("error"))
+)
+_GET = select(queue_results).where(queue_results.c.id == bindparam("queue_id"))
+_DELETE = queue_results.delete().where(queue_results.c.id == bindparam("queue_id"))
+_RUNNING = select(queue_results).where(queue_results.c.status == RUNNING)
+_PRUNE = queue_results.delete().where(
+    queue_results.c.status != RUNNING, queue_results.c.created < bindparam("before")
+)
+
+
+@dataclass(frozen=True)
+class QueueResult:
+    id: str
+    op_id: str
+    description: str
+    status: str
+    resource: str  # where a success redirects, when known at submission ("" otherwise)
+    redirect: str | None
+    error: str | None
+    created: float
+
+
+def _result(row: object) -> QueueResult:
+    values = dict(row._mapping)  # type: ignore[attr-defined]
+    return QueueResult(**values)
+
+
+def add(tx: Transaction, result: QueueResult) -> None:
+    tx.conn.execute(_INSERT, result.__dict__)
+
+
+def finish(
+    tx: Transaction, queue_id: str, status: str, redirect: str | None, error: str | None
+) -> None:
+    tx.conn.execute(
+        _FINISH, {"queue_id": queue_id, "status": status, "redirect": redirect, "error": error}
+    )
+
+
+def get(tx: Transaction, queue_id: str) -> QueueResult | None:
+    row = tx.conn.execute(_GET, {"queue_id": queue_id}).first()
+    return _result(row) if row is not None else None
+
+
+def delete(tx: Transaction, queue_id: str) -> None:
+    tx.conn.execute(_DELETE, {"queue_id": queue_id})
+
+
+def running(tx: Transaction) -> list[QueueResult]:
+    return [_result(row) for row in tx.conn.execute(_RUNNING)]
+
+
+def prune(tx: Transaction, before: float) -> int:
+    """Forget finished results nobody read since `before`."""
+    return tx.conn.execute(_PRUNE, {"before": before}).rowcount
