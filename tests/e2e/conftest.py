@@ -281,53 +281,63 @@ class Server:
             self.cli("cluster", "delete", cluster["id"], check=check)
 
 
+def start_heketi(
+    testbed: Testbed, workdir: Path, env: dict[str, str] | None = None, disable_auth: bool = False
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``heketi --config=...`` (executor ssh, the bed's key, loop-file bricks, its database
+    in `workdir`) and wait until it answers; returns the process and its URL. `env` adds
+    variables (the crash tests' BRICKYARD_TEST_CRASH_AT). The log is appended to server.log."""
+    config_path = workdir / "heketi.json"
+    if not config_path.exists():
+        config = {
+            "port": str(_free_port()),
+            "bind_address": "127.0.0.1",
+            "jwt": {"admin": {"key": ADMIN_KEY}, "user": {"key": "e2e-user-key"}},
+            "glusterfs": {
+                "executor": "ssh",
+                "db": str(workdir / "heketi.db"),
+                "brick_backend": "loopfile",
+                "sshexec": testbed.sshexec,
+            },
+        }
+        config_path.write_text(json.dumps(config))
+    port = json.loads(config_path.read_text())["port"]
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("HEKETI_", "BRICKYARD_"))}
+    full_env.update(env or {})
+    argv = [str(BIN / "heketi"), f"--config={config_path}"] + (["--disable-auth"] * disable_auth)
+    with (workdir / "server.log").open("ab") as log:
+        process = subprocess.Popen(
+            argv, cwd=workdir, env=full_env, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url + "/hello", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise AssertionError((workdir / "server.log").read_text())
+        time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def heketi_server(testbed: Testbed, workdir: Path) -> Iterator[Server]:
     """``heketi --config=...`` on loopback with the ssh executor and the bed's key; on exit the
     topology it made is removed again, then the server stopped."""
-    port = _free_port()
-    config = {
-        "port": str(port),
-        "bind_address": "127.0.0.1",
-        "jwt": {"admin": {"key": ADMIN_KEY}, "user": {"key": "e2e-user-key"}},
-        "glusterfs": {
-            "executor": "ssh",
-            "db": str(workdir / "heketi.db"),
-            "brick_backend": "loopfile",
-            "sshexec": testbed.sshexec,
-        },
-    }
-    (workdir / "heketi.json").write_text(json.dumps(config))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEKETI_", "BRICKYARD_"))}
-    with (workdir / "server.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(BIN / "heketi"), f"--config={workdir / 'heketi.json'}"],
-            cwd=workdir,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
+    process, url = start_heketi(testbed, workdir)
+    try:
+        server = Server(url, workdir, testbed)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(url + "/hello", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise AssertionError((workdir / "server.log").read_text())
-                time.sleep(0.1)
-            server = Server(url, workdir, testbed)
-            try:
-                yield server
-                server.teardown_topology(check=False)
-            finally:
-                scrub_bed(testbed)
+            yield server
+            server.teardown_topology(check=False)
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            scrub_bed(testbed)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

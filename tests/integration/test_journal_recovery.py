@@ -220,8 +220,8 @@ async def test_a_restart_answers_requests_without_journal(
     response = await server.h.get(f"/devices/{topo.devices[0]}/resync")
     await server.h.queue.drain()
     # Pretend the server died with the resync running: its result was never written.
-    with server.h.server.store.write() as tx:
-        queue_results.finish(tx, response.headers["location"][7:], "running", None, None)
+    store = server.h.server.store
+    queue_results.finish(store, response.headers["location"][7:], "running", None, None)
     server.h.queue.entries.clear()
     await server.restart()
     status, text = await _answer(server, response.headers["location"])

@@ -65,20 +65,19 @@ class OperationQueue:
         entry = QueueEntry()
         self.entries[queue_id] = entry
         if self.store is not None:
-            with self.store.write() as tx:
-                results.add(
-                    tx,
-                    results.QueueResult(
-                        id=queue_id,
-                        op_id=job.operation_id,
-                        description=job.description,
-                        status=results.RUNNING,
-                        resource=job.resource,
-                        redirect=None,
-                        error=None,
-                        created=time.time(),
-                    ),
-                )
+            results.add(
+                self.store,
+                results.QueueResult(
+                    id=queue_id,
+                    op_id=job.operation_id,
+                    description=job.description,
+                    status=results.RUNNING,
+                    resource=job.resource,
+                    redirect=None,
+                    error=None,
+                    created=time.time(),
+                ),
+            )
         task = asyncio.get_running_loop().create_task(self._run(queue_id, job, entry, slot))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -109,8 +108,7 @@ class OperationQueue:
             return
         status = results.FAILED if entry.error is not None else results.DONE
         try:
-            with self.store.write() as tx:
-                results.finish(tx, queue_id, status, entry.redirect, entry.error)
+            results.finish(self.store, queue_id, status, entry.redirect, entry.error)
         except Exception:  # the answer in memory still reaches the poller
             log.exception("recording the result of queue entry %s", queue_id)
 
@@ -147,8 +145,7 @@ class OperationQueue:
 
     def _forget(self, queue_id: str) -> None:
         if self.store is not None:
-            with self.store.write() as tx:
-                results.delete(tx, queue_id)
+            results.delete(self.store, queue_id)
 
     async def drain(self) -> None:
         if self._tasks:

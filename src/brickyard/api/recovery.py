@@ -41,10 +41,10 @@ async def recover(services: Services, store: SqlStore) -> journal.CleanupReport:
         interrupted = results.running(tx)
         ops = {op.id: op for op in tx.all(PendingOperation)}
     report = await journal.clean_all(services)
+    for result in interrupted:
+        status, redirect, error = _outcome(result, ops, report)
+        results.finish(store, result.id, status, redirect, error)
     with store.write() as tx:
-        for result in interrupted:
-            status, redirect, error = _outcome(result, ops, report)
-            results.finish(tx, result.id, status, redirect, error)
         pruned = results.prune(tx, time.time() - RESULT_RETENTION_SECONDS)
     if ops or interrupted:
         log.warning(

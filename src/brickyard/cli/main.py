@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 
 import click
@@ -19,15 +20,17 @@ def _version() -> str:
 
 
 class _BrickyardGroup(CobraGroup):
-    """Loads ``serve`` (and with it the whole server) only when it is asked for."""
+    """Loads ``serve`` (and with it the whole server), ``import``, ``export`` and ``examine``
+    only when they are asked for."""
 
     def resolve(self, name: str) -> click.Command | None:
-        if name == "serve":
-            _add_server_command(self)
+        if name in _LAZY_COMMANDS:
+            _add_lazy_command(self, name)
         return super().resolve(name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        _add_server_command(self)
+        for name in _LAZY_COMMANDS:
+            _add_lazy_command(self, name)
         return super().list_commands(ctx)
 
 
@@ -40,16 +43,26 @@ cli = _BrickyardGroup(
 add_heketi_commands(cli)
 
 
-def _add_server_command(group: CobraGroup) -> None:
-    """``brickyard serve`` lives in brickyard.cli.serve; the program works without it."""
-    if "serve" in group.commands:
+# command name -> (module, attribute)
+_LAZY_COMMANDS = {
+    "serve": ("brickyard.cli.serve", "serve"),
+    "import": ("brickyard.cli.commands_migrate", "import_command"),
+    "export": ("brickyard.cli.commands_migrate", "export_command"),
+    "examine": ("brickyard.cli.commands_examine", "examine"),
+}
+
+
+def _add_lazy_command(group: CobraGroup, name: str) -> None:
+    """These commands live in their own modules; the program works without them."""
+    if name in group.commands:
         return
+    module_name, attribute = _LAZY_COMMANDS[name]
     try:
-        from brickyard.cli.serve import serve
+        command = getattr(importlib.import_module(module_name), attribute)
     except Exception:  # the client commands must keep working whatever the server's state
         return
-    if isinstance(serve, click.Command):
-        group.add_command(serve, "serve")
+    if isinstance(command, click.Command):
+        group.add_command(command, name)
 
 
 def main(

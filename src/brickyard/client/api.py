@@ -381,6 +381,19 @@ def examine_gluster() -> Flow[str]:
     return _get_text("/internal/state/examine/gluster")
 
 
+def examine(fix: bool = False) -> Flow[JSONDict]:
+    """Brickyard extension: the differences between the database and the nodes
+    (``GET /internal/state/examine``), or with ``fix`` the same after repairing what is safe
+    (``POST /internal/state/examine/fix``)."""
+    if fix:
+        reply = yield from request("POST", "/internal/state/examine/fix", {})
+    else:
+        reply = yield from request("GET", "/internal/state/examine")
+    if reply.status == 200:
+        return reply.json_object()
+    raise error_from(reply)
+
+
 def compose_topology() -> Flow[JSONDict]:
     """Topology built from the standard endpoints, as the Go client does (contract §4.4)."""
     listing = yield from cluster_list()
@@ -466,5 +479,6 @@ class Endpoints:
     admin_state_get = operation(admin_state_get)
     admin_state_set = operation(admin_state_set)
     examine_gluster = operation(examine_gluster)
+    examine = operation(examine)
     topology = operation(topology)
     compose_topology = operation(compose_topology)

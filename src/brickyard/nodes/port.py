@@ -6,6 +6,7 @@ its stderr when the node refuses."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -109,6 +110,66 @@ class HealStatus:
         return self.status == "Connected" and self.entries == 0
 
 
+@dataclass(frozen=True)
+class BrickTrace:
+    """What a node holds of one brick (Heketi layout: mount point
+    /var/lib/heketi/mounts/vg_<device id>/brick_<brick id>)."""
+
+    brick_id: str
+    device_id: str
+    mounted: bool  # mounted at its mount point
+    fstab: bool  # a line for it in fstab
+    storage: bool  # its LV (lvm: brick_<id> in vg_<device id>) or image file (loopfile) exists
+    # KiB the brick holds on its device: lvm = thin pool tp_<id> data + metadata size; loopfile
+    # = image apparent size. 0 when nothing of its storage is there. A thin pool left without
+    # its LV (a destroy that could not remove the pool) keeps its size with storage False, so
+    # the reservations of a device always add up to what its bricks hold.
+    reserved: int
+
+
+@dataclass(frozen=True)
+class NodeInventory:
+    bricks: dict[str, BrickTrace]  # by brick id: every brick found by any trace
+    # by device id: as device_info reports it; None when the device (vg / device dir) is missing
+    devices: dict[str, DeviceReport | None]
+
+
+@dataclass(frozen=True)
+class BrickStorage:
+    """A brick's storage as found on its device: the LV or image (``present``) and the KiB it
+    holds (thin pool data + metadata, or image apparent size)."""
+
+    device_id: str
+    present: bool
+    reserved: int
+
+
+def collect_bricks(
+    mounted: Mapping[str, str],
+    in_fstab: Mapping[str, str],
+    storage: Mapping[str, BrickStorage],
+) -> dict[str, BrickTrace]:
+    """Merge the traces (brick id -> device id for mounts and fstab lines) into one BrickTrace
+    per brick id. The device a brick's storage lives on wins over the one its paths name: the
+    storage is what holds the space."""
+    bricks: dict[str, BrickTrace] = {}
+    for brick_id in sorted({*mounted, *in_fstab, *storage}):
+        stored = storage.get(brick_id)
+        if stored is not None:
+            device_id = stored.device_id
+        else:
+            device_id = mounted.get(brick_id) or in_fstab[brick_id]
+        bricks[brick_id] = BrickTrace(
+            brick_id=brick_id,
+            device_id=device_id,
+            mounted=brick_id in mounted,
+            fstab=brick_id in in_fstab,
+            storage=stored is not None and stored.present,
+            reserved=stored.reserved if stored is not None else 0,
+        )
+    return bricks
+
+
 class NodeAgent(Protocol):
     async def check_glusterd(self, node: NodeAddress) -> None: ...
 
@@ -155,3 +216,13 @@ class NodeAgent(Protocol):
     async def volume_clone(
         self, via: NodeAddress, source: str, clone: str
     ) -> GlusterVolumeInfo: ...
+
+    async def inventory(self, node: NodeAddress, devices: list[DeviceSpec]) -> NodeInventory:
+        """What the node holds of Heketi's bricks (mounts, fstab lines, LVs/pools or images,
+        on `devices` and on any device a brick path names) and each device's report. Read-only:
+        a handful of commands per node, not one per brick."""
+        ...
+
+    async def volume_list(self, via: NodeAddress) -> list[GlusterVolumeInfo]:
+        """Every gluster volume of the trusted pool `via` belongs to, with status and bricks."""
+        ...

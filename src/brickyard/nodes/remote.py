@@ -12,11 +12,12 @@ from collections.abc import Iterable
 
 from ..config import ExecConfig
 from ..domain.errors import NodeCommandError
-from .commands import gluster, loopfile, lvm, parsers
+from .commands import fs, gluster, loopfile, lvm, parsers
 from .commands.argv import Command, Outcome
 from .commands.errors import GlusterError, OutputParseError
 from .port import (
     BrickSpec,
+    BrickStorage,
     DeviceReport,
     DeviceSpec,
     GlusterBrick,
@@ -24,6 +25,8 @@ from .port import (
     GlusterVolumeSpec,
     HealStatus,
     NodeAddress,
+    NodeInventory,
+    collect_bricks,
 )
 from .transports import CommandResult, Transport
 
@@ -141,29 +144,37 @@ class RemoteNodeAgent:
         )
 
     async def _loopfile_report(self, node: NodeAddress, device: DeviceSpec) -> DeviceReport:
+        images = await self._loopfile_images(node, device)
+        if images is None:
+            raise NodeCommandError(
+                f"reading {device.name} on {node.manage}: "
+                f"{loopfile.images_dir(device)}: No such file or directory"
+            )
+        return await self._loopfile_space(node, device, images)
+
+    async def _loopfile_images(
+        self, node: NodeAddress, device: DeviceSpec
+    ) -> list[parsers.ImageFile] | None:
+        """The device's images, or None when its images dir is missing."""
+        command = loopfile.list_images(device)
+        result = await self._run(node.manage, command)
+        if command.outcome(result.exit_code, result.stderr) is Outcome.TOLERATED:
+            return None
+        try:
+            return parsers.parse_image_list(result.stdout)
+        except OutputParseError as exc:
+            raise NodeCommandError(f"reading {device.name} on {node.manage}: {exc}") from exc
+
+    async def _loopfile_space(
+        self, node: NodeAddress, device: DeviceSpec, images: list[parsers.ImageFile]
+    ) -> DeviceReport:
         df = await self._run(node.manage, loopfile.device_df(device))
-        images = await self._run(
-            node.manage,
-            Command(
-                (
-                    "find",
-                    loopfile.images_dir(device),
-                    "-maxdepth",
-                    "1",
-                    "-name",
-                    "*.img",
-                    "-printf",
-                    "%s\\n",
-                ),
-                lvm.DEVICE_TIMEOUT,
-            ),
-        )
         try:
             space = parsers.parse_df(df.stdout)
         except OutputParseError as exc:
             raise NodeCommandError(f"reading {device.name} on {node.manage}: {exc}") from exc
         # Free space follows the images' apparent sizes: sparse images may grow to full size.
-        used = sum(int(line) for line in images.stdout.split() if line.isdigit()) // 1024
+        used = sum(image.size for image in images) // 1024
         total = space.total - space.total % LOOPFILE_EXTENT
         return DeviceReport(
             total=total,
@@ -275,7 +286,75 @@ class RemoteNodeAgent:
         await self._run(host, lv_plan.rmdir, check=False)
         return reclaimed
 
+    # -- node inventory -------------------------------------------------------------------
+    async def inventory(self, node: NodeAddress, devices: list[DeviceSpec]) -> NodeInventory:
+        """findmnt, the fstab, then per backend: lvm `vgs` + one `lvs` over the devices' VGs
+        that exist + device_info's commands per VG; loopfile one image listing + `df` per
+        device. Nothing is changed on the node."""
+        host = node.manage
+        findmnt = await self._run(host, fs.findmnt_all(lvm.DEVICE_TIMEOUT))
+        fstab = await self._run(host, fs.fstab_read(self.cfg, lvm.DEVICE_TIMEOUT))
+        try:
+            mounted = parsers.parse_brick_mounts(findmnt.stdout)
+            in_fstab = parsers.parse_fstab_bricks(fstab.stdout)
+        except OutputParseError as exc:
+            raise NodeCommandError(f"reading mounts on {host}: {exc}") from exc
+        lvm_devices = [d for d in devices if d.backend != "loopfile"]
+        reports, storage = await self._lvm_inventory(node, lvm_devices)
+        for device in devices:
+            if device.backend == "loopfile":
+                reports[device.id] = await self._loopfile_inventory(node, device, storage)
+        return NodeInventory(
+            bricks=collect_bricks(mounted, in_fstab, storage),
+            devices={d.id: reports[d.id] for d in devices},
+        )
+
+    async def _lvm_inventory(
+        self, node: NodeAddress, devices: list[DeviceSpec]
+    ) -> tuple[dict[str, DeviceReport | None], dict[str, BrickStorage]]:
+        """Reports of the LVM devices (None where the VG is missing) and their bricks' LVs and
+        pools. No LVM command at all without LVM devices: loop-file hosts may lack LVM."""
+        reports: dict[str, DeviceReport | None] = {d.id: None for d in devices}
+        if not devices:
+            return reports, {}
+        vgs = await self._run(node.manage, lvm.vg_names(self.cfg))
+        try:
+            existing = parsers.parse_vg_names(vgs.stdout)
+        except OutputParseError as exc:
+            raise NodeCommandError(f"reading volume groups on {node.manage}: {exc}") from exc
+        present = [d for d in devices if d.vg_name in existing]
+        if not present:
+            return reports, {}
+        lvs = await self._run(node.manage, lvm.lvs_bricks(self.cfg, [d.id for d in present]))
+        try:
+            storage = parsers.parse_thin_bricks(lvs.stdout)
+        except OutputParseError as exc:
+            raise NodeCommandError(f"reading logical volumes on {node.manage}: {exc}") from exc
+        for device in present:
+            reports[device.id] = await self._lvm_report(node, device)
+        return reports, storage
+
+    async def _loopfile_inventory(
+        self, node: NodeAddress, device: DeviceSpec, storage: dict[str, BrickStorage]
+    ) -> DeviceReport | None:
+        images = await self._loopfile_images(node, device)
+        if images is None:
+            return None
+        for image in images:
+            brick_id = parsers.brick_of_image(image.name)
+            if brick_id is not None:
+                storage[brick_id] = BrickStorage(device.id, True, image.size // 1024)
+        return await self._loopfile_space(node, device, images)
+
     # -- gluster volumes ----------------------------------------------------------------------
+    async def volume_list(self, via: NodeAddress) -> list[GlusterVolumeInfo]:
+        result = await self._gluster(via.manage, gluster.volume_info(self.cfg))
+        try:
+            volumes = parsers.parse_volume_info(result.stdout)
+        except GlusterError as exc:
+            raise NodeCommandError(f"gluster volume info on {via.manage}: {exc.message}") from exc
+        return [volume.to_port() for volume in volumes]
+
     async def volume_create(self, via: NodeAddress, volume: GlusterVolumeSpec) -> None:
         async with self._gluster_lock:
             for command in gluster.volume_create(self.cfg, volume):

@@ -4,6 +4,10 @@ Each simulated node has volume groups with per-brick thin pools, mounts, an fsta
 glusterd that belongs to a trusted pool holding gluster volumes. It refuses what a real node
 would refuse (no space in the VG, a disk already in use, a busy mount point, a brick host
 outside the pool, a duplicate volume name), with messages shaped like the real tools'.
+
+Both backends are simulated alike: a loop-file device is a volume group here too, its images
+thin pools. `inventory` and `volume_list` read this state back, and `SimWorld` has helpers that
+make the node and the database disagree, for tests of the reconciliation (see its docstring).
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from dataclasses import dataclass, field
 
 from ..domain.errors import NodeCommandError
 from ..domain.units import GIB
+from .commands.parsers import brick_of_mount_point, parse_fstab_bricks
 from .port import (
     BrickSpec,
+    BrickStorage,
     DeviceReport,
     DeviceSpec,
     GlusterBrick,
@@ -23,6 +29,8 @@ from .port import (
     GlusterVolumeSpec,
     HealStatus,
     NodeAddress,
+    NodeInventory,
+    collect_bricks,
 )
 
 EXTENT_SIZE = 4096  # KiB, LVM's default 4 MiB physical extents
@@ -91,7 +99,21 @@ class SimulatedFailure(NodeCommandError):
 
 
 class SimWorld:
-    """All simulated nodes. Tests reach in to break nodes or inspect their state."""
+    """All simulated nodes. Tests reach in to break nodes or inspect their state.
+
+    Faults for reconciliation tests (what `brickyard examine` must find), each acting on the
+    node state only, never on a database:
+
+    * `leak_brick` — an orphan: thin pool + LV, mount, fstab line and brick directory of a
+      brick no database row knows.
+    * `lose_brick` — every trace of a brick gone from its node (pool, LV, mount, fstab line,
+      directory); gluster volumes still list it.
+    * `unmount_brick` — only the mount gone (a reboot without the fstab line, say).
+    * `lose_device` — a device's VG gone, with its bricks' storage; mounts and fstab lines
+      stay, as after a disk failure.
+    * `drop_volume` — a gluster volume gone from its trusted pool.
+    * `add_foreign_volume` — a gluster volume nobody asked Brickyard for.
+    """
 
     def __init__(self, device_size_gb: int = 500, delay_ms: float = 0.0) -> None:
         self.device_size = device_size_gb * GIB
@@ -121,6 +143,69 @@ class SimWorld:
         for node in self.nodes.values():
             result.update(node.pool.volumes)
         return result
+
+    # -- faults for reconciliation tests ----------------------------------------------------
+    def _node(self, manage_host: str) -> SimNode:
+        found = self.nodes.get(manage_host)
+        if found is None:
+            raise KeyError(f"no simulated node {manage_host}")
+        return found
+
+    def leak_brick(self, manage_host: str, device_id: str, brick_id: str, size: int) -> None:
+        """Make a brick on the node that no database row knows: thin pool tp_<id> of `size`
+        KiB (data + metadata) holding LV brick_<id> in vg_<device id>, mounted at Heketi's
+        mount point, with its fstab line and brick directory."""
+        node = self._node(manage_host)
+        vg = node.volume_groups.get(f"vg_{device_id}")
+        if vg is None:
+            raise ValueError(f"no volume group vg_{device_id} on {manage_host}")
+        if size > vg.free or f"tp_{brick_id}" in vg.pools:
+            raise ValueError(f"cannot leak brick {brick_id}: no room or already there")
+        vg.pools[f"tp_{brick_id}"] = SimThinPool(size=size, lvs={f"brick_{brick_id}"})
+        mount_point = f"/var/lib/heketi/mounts/vg_{device_id}/brick_{brick_id}"
+        device_node = f"/dev/mapper/vg_{device_id}-brick_{brick_id}"
+        node.fstab.append(f"{device_node} {mount_point} xfs rw,inode64,noatime,nouuid 1 2")
+        node.mounts[mount_point] = device_node
+        node.directories.add(mount_point + "/brick")
+
+    def lose_brick(self, manage_host: str, brick_id: str) -> None:
+        """Remove every trace of the brick from the node: its pool and LV in whatever VG,
+        its mount, fstab line and directory. Gluster volumes keep listing it."""
+        node = self._node(manage_host)
+        for vg in node.volume_groups.values():
+            vg.pools.pop(f"tp_{brick_id}", None)
+        self.unmount_brick(manage_host, brick_id)
+        node.fstab = [line for line in node.fstab if f"brick_{brick_id}" not in line]
+        node.directories = {d for d in node.directories if f"/brick_{brick_id}/" not in d}
+
+    def unmount_brick(self, manage_host: str, brick_id: str) -> None:
+        """Unmount the brick and nothing else: fstab line, LV and directory stay."""
+        node = self._node(manage_host)
+        for mount_point in list(node.mounts):
+            found = brick_of_mount_point(mount_point)
+            if found is not None and found[1] == brick_id:
+                del node.mounts[mount_point]
+
+    def lose_device(self, manage_host: str, device_id: str) -> None:
+        """The device's volume group is gone, and with it its bricks' pools and LVs; mounts
+        and fstab lines stay (what a failed disk leaves)."""
+        self._node(manage_host).volume_groups.pop(f"vg_{device_id}", None)
+
+    def drop_volume(self, name: str) -> None:
+        """The gluster volume disappears from its trusted pool (bricks stay on the nodes)."""
+        for node in self.nodes.values():
+            node.pool.remove_volume(name)
+
+    def add_foreign_volume(
+        self, via_manage_host: str, name: str, bricks: list[GlusterBrick], status: str = "Started"
+    ) -> None:
+        """A gluster volume in the trusted pool of `via_manage_host` that Brickyard never made;
+        its bricks need not exist on any node."""
+        pool = self._node(via_manage_host).pool
+        if name in pool.volumes:
+            raise ValueError(f"volume {name} already exists")
+        pool.volumes[name] = SimGlusterVolume(name, list(bricks), status)
+        pool.add_bricks(name, bricks)
 
 
 def _error(command: str, stderr: str) -> NodeCommandError:
@@ -266,7 +351,37 @@ class SimNodeAgent:
             vg.pools.pop(f"tp_{brick.id}", None)
         return True
 
+    # -- node inventory -----------------------------------------------------------------------
+    async def inventory(self, node: NodeAddress, devices: list[DeviceSpec]) -> NodeInventory:
+        sim = await self._enter(node, "inventory")
+        mounted: dict[str, str] = {}
+        for mount_point in sim.mounts:
+            found = brick_of_mount_point(mount_point)
+            if found is not None:
+                mounted[found[1]] = found[0]
+        storage: dict[str, BrickStorage] = {}
+        reports: dict[str, DeviceReport | None] = {}
+        for device in devices:
+            vg = sim.volume_groups.get(device.vg_name)
+            if vg is None:
+                reports[device.id] = None
+                continue
+            reports[device.id] = self._report(sim, device)
+            for pool_name, pool in vg.pools.items():
+                brick_id = pool_name.removeprefix("tp_")
+                present = f"brick_{brick_id}" in pool.lvs
+                storage[brick_id] = BrickStorage(device.id, present, pool.size)
+        in_fstab = parse_fstab_bricks("\n".join(sim.fstab))
+        return NodeInventory(bricks=collect_bricks(mounted, in_fstab, storage), devices=reports)
+
     # -- gluster volumes ----------------------------------------------------------------------
+    async def volume_list(self, via: NodeAddress) -> list[GlusterVolumeInfo]:
+        sim = await self._enter(via, "volume_list")
+        return [
+            GlusterVolumeInfo(v.name, v.status, list(v.bricks), dict(v.options))
+            for v in sim.pool.volumes.values()
+        ]
+
     def _check_bricks(self, sim: SimNode, name: str, bricks: list[GlusterBrick]) -> None:
         for brick in bricks:
             owner = self.world.by_storage(brick.host)

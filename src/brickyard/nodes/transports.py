@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..domain.errors import NodeCommandError
 from .commands.argv import Command, to_shell
@@ -125,12 +125,16 @@ class SshTransport:
         for attempt in (0, 1):
             connection = await self._connection(host, fresh=attempt == 1)
             try:
+                # asyncssh sends stdin (and its end) only for non-empty input: anything else
+                # gets /dev/null, or a command reading stdin (tee of an emptied fstab) would
+                # wait for an end that never comes.
+                feed: dict[str, Any] = (
+                    {"input": command.stdin.decode()}
+                    if command.stdin
+                    else {"stdin": asyncssh.DEVNULL}
+                )
                 result = await asyncio.wait_for(
-                    connection.run(  # type: ignore[attr-defined]
-                        shell,
-                        input=command.stdin.decode() if command.stdin is not None else None,
-                        check=False,
-                    ),
+                    connection.run(shell, check=False, **feed),  # type: ignore[attr-defined]
                     command.timeout,
                 )
             except TimeoutError as exc:

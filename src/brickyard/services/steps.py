@@ -74,8 +74,7 @@ class StepLog:
     def done(self, key: str, text: str) -> None:
         """Record that a node step completed (`key` names the kind of step, `text` says what
         was done, for people)."""
-        with self.store.write() as tx:
-            tx.record_step(self.op_id, text, time.time())
+        self.store.record_step(self.op_id, text, time.time())
         self._crash(key)
 
     def finalized(self) -> None:

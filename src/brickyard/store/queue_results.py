@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
 
-from .sql import Transaction
+from .sql import SqlStore, Transaction
 from .tables import queue_results
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
 
-_INSERT = queue_results.insert()
+_INSERT = queue_results.insert().values({c.name: bindparam(c.name) for c in queue_results.columns})
 _FINISH = (
     queue_results.update()
     .where(queue_results.c.id == bindparam("queue_id"))
@@ -43,14 +43,14 @@ def _result(row: object) -> QueueResult:
     return QueueResult(**values)
 
 
-def add(tx: Transaction, result: QueueResult) -> None:
-    tx.conn.execute(_INSERT, result.__dict__)
+def add(store: SqlStore, result: QueueResult) -> None:
+    store.quick_write(_INSERT, dict(result.__dict__))
 
 
 def finish(
-    tx: Transaction, queue_id: str, status: str, redirect: str | None, error: str | None
+    store: SqlStore, queue_id: str, status: str, redirect: str | None, error: str | None
 ) -> None:
-    tx.conn.execute(
+    store.quick_write(
         _FINISH, {"queue_id": queue_id, "status": status, "redirect": redirect, "error": error}
     )
 
@@ -60,8 +60,8 @@ def get(tx: Transaction, queue_id: str) -> QueueResult | None:
     return _result(row) if row is not None else None
 
 
-def delete(tx: Transaction, queue_id: str) -> None:
-    tx.conn.execute(_DELETE, {"queue_id": queue_id})
+def delete(store: SqlStore, queue_id: str) -> None:
+    store.quick_write(_DELETE, {"queue_id": queue_id})
 
 
 def running(tx: Transaction) -> list[QueueResult]:

@@ -155,9 +155,6 @@ class Transaction:
             self.conn.execute(_DELETE_STEPS, {"op": entity_id})
 
     # -- journal steps ----------------------------------------------------------------------
-    def record_step(self, op_id: str, step: str, at: float) -> None:
-        self.conn.execute(_INSERT_STEP, {"op_id": op_id, "step": step, "at": at})
-
     def operation_steps(self, op_id: str) -> list[tuple[str, float]]:
         rows = self.conn.execute(_SELECT_STEPS, {"op": op_id})
         return [(step, at) for step, at in rows]
@@ -320,6 +317,8 @@ class SqlStore:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._write_lock = threading.RLock()
+        self._quick = threading.local()  # per thread: a raw SQLite connection for quick_write
+        self._compiled: dict[int, tuple[str, tuple[str, ...]]] = {}
         self._listeners: list[Callable[[CommitChanges], None]] = []
 
     def on_commit(self, listener: Callable[[CommitChanges], None]) -> None:
@@ -368,7 +367,45 @@ class SqlStore:
         finally:
             raw.close()
 
+    def record_step(self, op_id: str, step: str, at: float) -> None:
+        """Append a node step to the journal of `op_id` (committed at once)."""
+        self.quick_write(_INSERT_STEP, {"op_id": op_id, "step": step, "at": at})
+
+    def quick_write(self, statement: Insert | Update | Delete, params: dict[str, Any]) -> None:
+        """One statement, committed at once, with no commit listeners: for the small appends on
+        every operation's path (journal steps, queue results). On SQLite it runs on a raw
+        connection kept per thread, about four times cheaper than a Transaction; elsewhere it
+        is an ordinary write."""
+        if self.engine.dialect.name != "sqlite":
+            with self._write_lock, self.engine.begin() as conn:
+                conn.execute(statement, params)
+            return
+        sql, names = self._compile(statement)
+        with self._write_lock:
+            raw = getattr(self._quick, "connection", None)
+            if raw is None:
+                raw = self._quick.connection = self.engine.raw_connection()
+            try:
+                raw.cursor().execute(sql, [params[name] for name in names])
+                raw.commit()
+            except BaseException:
+                raw.rollback()
+                raise
+
+    def _compile(self, statement: Insert | Update | Delete) -> tuple[str, tuple[str, ...]]:
+        """SQL text and the order of its parameters, compiled once per statement."""
+        found = self._compiled.get(id(statement))
+        if found is None:
+            compiled = statement.compile(dialect=self.engine.dialect)
+            found = (str(compiled), tuple(compiled.positiontup or ()))
+            self._compiled[id(statement)] = found
+        return found
+
     def close(self) -> None:
+        raw = getattr(self._quick, "connection", None)
+        if raw is not None:
+            raw.close()
+            self._quick.connection = None
         self.engine.dispose()
 
 
@@ -417,7 +454,9 @@ _ADJUST_SPACE = (
     )
     .values(free=devices.c.free - bindparam("delta"), used=devices.c.used + bindparam("delta"))
 )
-_INSERT_STEP = operation_steps.insert()
+_INSERT_STEP = operation_steps.insert().values(
+    op_id=bindparam("op_id"), step=bindparam("step"), at=bindparam("at")
+)
 _SELECT_STEPS = (
     select(operation_steps.c.step, operation_steps.c.at)
     .where(operation_steps.c.op_id == bindparam("op"))

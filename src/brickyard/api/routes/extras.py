@@ -12,6 +12,7 @@ from starlette.responses import Response
 from ...domain.errors import BrickyardError, InvalidRequest, NotFound, OperationFailed
 from ...domain.model import Brick, Cluster, Device, Node, Volume
 from ...nodes.port import NodeAddress
+from ...services.examine import Examiner
 from ...services.jobs import Job
 from .. import requests as parse
 from ..responses import json_response, text_error
@@ -126,6 +127,20 @@ async def evict_brick(request: Request, brick_id: str) -> Response:
         return Job(run, throttled=True, description=f"evict brick {brick_id}", operation_id=op_id)
 
     return await api.start(build, throttled=True)
+
+
+@router.get("/internal/state/examine")
+async def examine(request: Request) -> Response:
+    """Every difference between the database and the nodes (Brickyard extension)."""
+    report = await Examiner(api_state(request).services.ctx).examine()
+    return json_response(report.as_json(), indent=True)
+
+
+@router.post("/internal/state/examine/fix")
+async def examine_fix(request: Request) -> Response:
+    """Examine, repair what is safe, report what was done and what needs a human."""
+    report = await Examiner(api_state(request).services.ctx).examine(fix=True)
+    return json_response(report.as_json(), indent=True)
 
 
 @router.get("/internal/state/examine/gluster")

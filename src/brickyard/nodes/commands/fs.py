@@ -23,11 +23,13 @@ __all__ = [
     "FINDMNT_COLUMNS",
     "UMOUNT_NOT_MOUNTED",
     "brick_dir_commands",
+    "findmnt_all",
     "findmnt_mountpoint",
     "findmnt_target",
     "fstab_append",
     "fstab_escape",
     "fstab_line",
+    "fstab_read",
     "fstab_remove_brick",
     "lsof",
     "mkdir",
@@ -111,6 +113,12 @@ def fstab_remove_brick(cfg: ExecConfig, brick_id: str, timeout: float) -> Comman
     )
 
 
+def fstab_read(cfg: ExecConfig, timeout: float) -> Command:
+    """``cat <fstab>``; a missing fstab reads as empty (TOLERATED), since brick create's
+    ``tee -a`` would create it."""
+    return Command(("cat", _fstab(cfg)), timeout, tolerate=NO_SUCH_FILE)
+
+
 def mount(options: str, source: str, target: str, timeout: float) -> Command:
     return Command(
         (
@@ -146,6 +154,12 @@ def findmnt_mountpoint(target: str, timeout: float) -> Command:
         timeout,
         ok_exit_codes=frozenset({0, 1}),
     )
+
+
+def findmnt_all(timeout: float) -> Command:
+    """Every mounted filesystem, JSON list output (`parsers.parse_brick_mounts` keeps the
+    bricks'). findmnt cannot select targets by path prefix, so the filter is ours."""
+    return Command(("findmnt", "--json", "--list", "--output", FINDMNT_COLUMNS), timeout)
 
 
 def findmnt_target(path: str, timeout: float) -> Command:

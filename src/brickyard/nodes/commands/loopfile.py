@@ -12,14 +12,18 @@ Brick images live in ``<device dir>/images/brick_<brick id>.img``; a brick's mou
 Heketi's, ``/var/lib/heketi/mounts/vg_<device id>/brick_<brick id>``, and its gluster path is
 ``<mount point>/brick``, so the layout above the mount point is the LVM backend's.
 
-Images are created with ``truncate`` (sparse; ``fallocate`` is not used): space is consumed as
-data is written, the way a thin LV consumes its pool. fstab lines are appended and removed as in
-`lvm` (``tee -a`` with stdin, ``sed -i.save /brick_<id>/d``); the brick line is ``<image> <mount
-point> xfs loop,<mountopts> 0 0``. Timeouts are the LVM backend's.
+An image plays the thin pool's role: its size is the brick's whole reservation, ``tp_size +
+pool_metadata_size`` (snapshot reserve and metadata included), so the images' apparent sizes add
+up to exactly the space the database reserves on the device. Images are created with
+``truncate`` (sparse; ``fallocate`` is not used): space is consumed as data is written, the way
+a thin LV consumes its pool. fstab lines are appended and removed as in `lvm` (``tee -a`` with
+stdin, ``sed -i.save /brick_<id>/d``); the brick line is ``<image> <mount point> xfs
+loop,<mountopts> 0 0``. Timeouts are the LVM backend's.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ...config import ExecConfig
@@ -42,8 +46,10 @@ __all__ = [
     "device_setup",
     "device_statfs",
     "device_teardown_plan",
+    "image_size",
     "images_dir",
     "is_block_device_name",
+    "list_images",
     "loop_detach",
     "loop_find",
     "loop_mount_options",
@@ -142,6 +148,20 @@ def device_df(device: DeviceSpec, timeout: float = DEVICE_TIMEOUT) -> Command:
     return Command(("df", "--output=size,avail", "-B1K", device_dir(device)), timeout)
 
 
+def list_images(device: DeviceSpec, timeout: float = DEVICE_TIMEOUT) -> Command:
+    """``find <images dir> -maxdepth 1 -name *.img -printf %s\\t%f\\0``: apparent size in
+    bytes and name of every image, NUL-terminated (`parsers.parse_image_list`). A missing
+    images dir (device torn down, device filesystem not mounted) is TOLERATED; only that
+    directory's "No such file or directory" is, not an image vanishing during the listing."""
+    images = images_dir(device)
+    missing = re.escape(images) + r"[^\w/]*: No such file or directory"
+    return Command(
+        ("find", images, "-maxdepth", "1", "-name", "*.img", "-printf", "%s\\t%f\\0"),
+        timeout,
+        tolerate=(missing,),
+    )
+
+
 def device_statfs(device: DeviceSpec, timeout: float = DEVICE_TIMEOUT) -> Command:
     """``stat -f -c "%S %b %a" <dir>``: block size, total and available blocks
     (`parsers.parse_statfs`); an alternative to `device_df`."""
@@ -187,21 +207,28 @@ def brick_fstab_line(cfg: ExecConfig, brick: BrickSpec) -> str:
     )
 
 
+def image_size(brick: BrickSpec) -> int:
+    """KiB: the brick's whole reservation, ``tp_size + pool_metadata_size``. The image stands
+    for the thin pool (data with the snapshot reserve, plus metadata), so a device's free space
+    as the node reports it (`device_df` and the images' apparent sizes) equals the database's.
+    The filesystem is about 0.5 % larger than the brick size asked for."""
+    lvm.check_brick_sizes(brick)
+    return brick.tp_size + brick.pool_metadata_size
+
+
 def brick_create(cfg: ExecConfig, brick: BrickSpec) -> CommandBatch:
     """The brick-create batch (10 min); on failure run `brick_destroy_plan`.
 
-    ``mkdir -p <images dir>``; ``truncate -s <size>K <image>``; ``mkfs.xfs`` (LVM backend's
-    options, arbiter and su/sw variants included) on the image; ``mkdir -p <mnt>``; fstab
-    append; ``mount -o loop,<mountopts> <image> <mnt>``; ``mkdir <mnt>/brick``; ``chown``/
-    ``chmod`` when gid != 0."""
-    if brick.size <= 0:
-        raise ValueError(f"brick size must be positive, got {brick.size}")
+    ``mkdir -p <images dir>``; ``truncate -s <tp_size + pool_metadata_size>K <image>`` (see
+    `image_size`); ``mkfs.xfs`` (LVM backend's options, arbiter and su/sw variants included) on
+    the image; ``mkdir -p <mnt>``; fstab append; ``mount -o loop,<mountopts> <image> <mnt>``;
+    ``mkdir <mnt>/brick``; ``chown``/``chmod`` when gid != 0."""
     timeout = BRICK_CREATE_TIMEOUT
     image = brick_image(brick)
     mnt = brick_mount_point(brick)
     return batch(
         fs.mkdir_p(images_dir(brick.device), timeout),
-        Command(("truncate", "-s", f"{brick.size}K", image), timeout),
+        Command(("truncate", "-s", f"{image_size(brick)}K", image), timeout),
         fs.mkfs_xfs(cfg, image, timeout, arbiter=brick.arbiter),
         fs.mkdir_p(mnt, timeout),
         fs.fstab_append(cfg, brick_fstab_line(cfg, brick), timeout),

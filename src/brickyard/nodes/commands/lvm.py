@@ -46,6 +46,7 @@ __all__ = [
     "BRICK_DESTROY_TIMEOUT",
     "DEVICE_TIMEOUT",
     "LVM",
+    "LVS_BRICK_FIELDS",
     "LV_NOT_FOUND",
     "MOUNTS_ROOT",
     "PV_UUID_PREFIX",
@@ -59,6 +60,7 @@ __all__ = [
     "brick_fstab_line",
     "brick_mount_options",
     "brick_mount_point",
+    "check_brick_sizes",
     "device_mount_parent",
     "device_setup",
     "device_teardown_plan",
@@ -68,6 +70,7 @@ __all__ = [
     "lvcreate",
     "lvm_prefix",
     "lvremove",
+    "lvs_bricks",
     "pool_name",
     "pvcreate",
     "pvremove",
@@ -77,6 +80,7 @@ __all__ = [
     "udev_symlinks",
     "udevadm_prefix",
     "vg_name",
+    "vg_names",
     "vgcreate",
     "vgdisplay",
     "vgremove",
@@ -262,6 +266,13 @@ def vgdisplay(cfg: ExecConfig, device_id: str, timeout: float = DEVICE_TIMEOUT) 
     return _lvm(cfg, "vgdisplay", "-c", vg_name(device_id), timeout=timeout)
 
 
+def vg_names(cfg: ExecConfig, timeout: float = DEVICE_TIMEOUT) -> Command:
+    """``vgs -o vg_name --reportformat=json``: every VG of the node (`parsers.parse_vg_names`),
+    so the node inventory asks `lvs_bricks` only about VGs that exist (lvs fails on a missing
+    one)."""
+    return _lvm(cfg, "vgs", "-o", "vg_name", "--reportformat=json", timeout=timeout)
+
+
 def vgremove(cfg: ExecConfig, device_id: str, timeout: float = DEVICE_TIMEOUT) -> Command:
     return _lvm(cfg, "vgremove", "-qq", vg_name(device_id), timeout=timeout)
 
@@ -306,9 +317,8 @@ def device_teardown_plan(
 # Bricks
 
 
-def lvcreate(cfg: ExecConfig, brick: BrickSpec, timeout: float = BRICK_CREATE_TIMEOUT) -> Command:
-    """``lvcreate -qq --autobackup=n --poolmetadatasize <M>K --chunksize <C> --size <T>K --thin
-    vg_<d>/tp_<b> --virtualsize <S>K --name brick_<b>``."""
+def check_brick_sizes(brick: BrickSpec) -> None:
+    """Every size a brick is made with must be positive (a zero would make a broken LV/image)."""
     for what, value in (
         ("size", brick.size),
         ("tp_size", brick.tp_size),
@@ -316,6 +326,12 @@ def lvcreate(cfg: ExecConfig, brick: BrickSpec, timeout: float = BRICK_CREATE_TI
     ):
         if value <= 0:
             raise ValueError(f"brick {what} must be positive, got {value}")
+
+
+def lvcreate(cfg: ExecConfig, brick: BrickSpec, timeout: float = BRICK_CREATE_TIMEOUT) -> Command:
+    """``lvcreate -qq --autobackup=n --poolmetadatasize <M>K --chunksize <C> --size <T>K --thin
+    vg_<d>/tp_<b> --virtualsize <S>K --name brick_<b>``."""
+    check_brick_sizes(brick)
     chunksize = ARBITER_CHUNKSIZE if brick.arbiter else check_arg(cfg.lv_chunksize, "lv_chunksize")
     return _lvm(
         cfg,
@@ -398,6 +414,28 @@ def thin_count(cfg: ExecConfig, pool: str, timeout: float = BRICK_DESTROY_TIMEOU
         check_arg(pool, "thin pool"),
         timeout=timeout,
         tolerate=LV_NOT_FOUND,
+    )
+
+
+LVS_BRICK_FIELDS = "vg_name,lv_name,pool_lv,lv_size,lv_metadata_size"
+
+
+def lvs_bricks(cfg: ExecConfig, device_ids: list[str], timeout: float = DEVICE_TIMEOUT) -> Command:
+    """``lvs -o vg_name,lv_name,pool_lv,lv_size,lv_metadata_size --units k --reportformat=json
+    vg_<id>…``: the LVs of the devices' VGs with sizes in KiB; for a thin pool ``lv_size`` is
+    its data size and ``lv_metadata_size`` its metadata LV (`parsers.parse_thin_bricks`)."""
+    if not device_ids:
+        raise ValueError("lvs_bricks needs at least one device")
+    return _lvm(
+        cfg,
+        "lvs",
+        "-o",
+        LVS_BRICK_FIELDS,
+        "--units",
+        "k",
+        "--reportformat=json",
+        *(vg_name(d) for d in device_ids),
+        timeout=timeout,
     )
 
 

@@ -1,5 +1,6 @@
 """Parsers for what the node tools print: ``gluster --xml``, LVM JSON reports, ``vgdisplay -c``,
-``findmnt --json``, ``df``, ``stat -f``, ``losetup -j``, ``udevadm info --query=symlink``.
+``findmnt --json``, ``df``, ``stat -f``, ``losetup -j``, ``udevadm info --query=symlink``, and
+for the node inventory the brick traces in findmnt, fstab, ``lvs`` and image listings.
 
 Gluster: ``gluster --xml`` exits 0 even when the operation failed, so every gluster parser first
 runs `check_cli_output`, which raises `GlusterError` (message = ``opErrstr``) when ``opRet`` is
@@ -12,20 +13,22 @@ Everything else raises `OutputParseError` (a ValueError) on output it cannot rea
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from ..port import GlusterBrick, GlusterVolumeInfo
+from ..port import BrickStorage, GlusterBrick, GlusterVolumeInfo
 from .errors import GlusterError, GlusterOutputError, OutputParseError
-from .lvm import PV_UUID_PREFIX
+from .lvm import MOUNTS_ROOT, PV_UUID_PREFIX
 
 __all__ = [
     "DiskSpace",
     "HealBrick",
     "HealSummaryBrick",
+    "ImageFile",
     "MountEntry",
     "Peer",
     "QuotaLimit",
@@ -35,14 +38,20 @@ __all__ = [
     "VolumeBrick",
     "VolumeInfo",
     "VolumeStatus",
+    "brick_of_image",
+    "brick_of_mount_point",
     "check_cli_output",
+    "fstab_unescape",
     "is_mounted",
     "is_volume_missing",
     "lvm_kib",
+    "parse_brick_mounts",
     "parse_df",
     "parse_findmnt",
+    "parse_fstab_bricks",
     "parse_heal_info",
     "parse_heal_info_summary",
+    "parse_image_list",
     "parse_losetup",
     "parse_lvm_report",
     "parse_peer_status",
@@ -54,8 +63,10 @@ __all__ = [
     "parse_snapshot_list",
     "parse_stat_file_type",
     "parse_statfs",
+    "parse_thin_bricks",
     "parse_thin_count",
     "parse_udev_symlinks",
+    "parse_vg_names",
     "parse_vgdisplay",
     "parse_volume_get",
     "parse_volume_info",
@@ -725,3 +736,116 @@ def parse_stat_file_type(text: str | bytes) -> Literal["block", "directory", "ot
     if kind == "directory":
         return "directory"
     return "other"
+
+
+# ============================================================================================
+# Node inventory: traces of Heketi's bricks
+
+_ID = r"[A-Za-z0-9_-]+"  # as `argv.check_id`: what Brickyard ever puts into these names
+_BRICK_MOUNT_RE = re.compile(rf"{re.escape(MOUNTS_ROOT)}/vg_({_ID})/brick_({_ID})/?")
+_BRICK_IMAGE_RE = re.compile(rf"brick_({_ID})\.img")
+_FSTAB_ESCAPE_RE = re.compile(r"\\([0-7]{3})")
+
+
+def brick_of_mount_point(path: str) -> tuple[str, str] | None:
+    """``/var/lib/heketi/mounts/vg_<device id>/brick_<brick id>`` → ``(device id, brick id)``;
+    any other path → None."""
+    found = _BRICK_MOUNT_RE.fullmatch(path)
+    return (found.group(1), found.group(2)) if found else None
+
+
+def brick_of_image(name: str) -> str | None:
+    """``brick_<brick id>.img`` → the brick id; any other file name → None."""
+    found = _BRICK_IMAGE_RE.fullmatch(name)
+    return found.group(1) if found else None
+
+
+def parse_brick_mounts(text: str | bytes) -> dict[str, str]:
+    """``findmnt --json --list`` → {brick id: device id} for every filesystem mounted at a brick
+    mount point. Other mounts (the root, snapshot bricks under /run/gluster) are ignored."""
+    bricks: dict[str, str] = {}
+    for entry in parse_findmnt(text):
+        found = brick_of_mount_point(entry.target)
+        if found is not None:
+            bricks[found[1]] = found[0]
+    return bricks
+
+
+def fstab_unescape(field: str) -> str:
+    """An fstab field as getmntent(3) reads it: octal escapes (``\\040``) decoded."""
+    return _FSTAB_ESCAPE_RE.sub(lambda m: chr(int(m.group(1), 8)), field)
+
+
+def parse_fstab_bricks(text: str | bytes) -> dict[str, str]:
+    """An fstab → {brick id: device id} for every line whose mount point (second field) is a
+    brick mount point; comments, blank lines and every other line are ignored."""
+    bricks: dict[str, str] = {}
+    for line in _decode(text).splitlines():
+        fields = line.split()
+        if len(fields) < 2 or fields[0].startswith("#"):
+            continue
+        found = brick_of_mount_point(fstab_unescape(fields[1]))
+        if found is not None:
+            bricks[found[1]] = found[0]
+    return bricks
+
+
+def parse_vg_names(text: str | bytes) -> set[str]:
+    """``vgs -o vg_name --reportformat=json`` → the VG names."""
+    return {row.get("vg_name", "") for row in parse_lvm_report(text).get("vg", [])} - {""}
+
+
+def _optional_kib(value: str) -> int:
+    """``lv_metadata_size`` is empty for LVs that are not pools."""
+    return lvm_kib(value) if value.strip() else 0
+
+
+def parse_thin_bricks(text: str | bytes) -> dict[str, BrickStorage]:
+    """``lvs -o vg_name,lv_name,pool_lv,lv_size,lv_metadata_size --units k --reportformat=json``
+    → {brick id: BrickStorage} for Heketi's layout in ``vg_<device id>``: ``brick_<id>`` is the
+    brick's LV (present), ``tp_<id>`` its thin pool, whose data + metadata size is what the
+    brick holds (reserved). A pool without its LV still holds that space; an LV without its
+    pool holds none of its own. Other LVs and VGs are ignored."""
+    present: dict[str, str] = {}
+    pools: dict[str, tuple[str, int]] = {}
+    for row in parse_lvm_report(text).get("lv", []):
+        vg, lv = row.get("vg_name", ""), row.get("lv_name", "")
+        if not vg.startswith("vg_"):
+            continue
+        device_id = vg.removeprefix("vg_")
+        kind, _, brick_id = lv.partition("_")
+        if not re.fullmatch(_ID, brick_id):
+            continue
+        if kind == "brick":
+            present[brick_id] = device_id
+        elif kind == "tp":
+            size = lvm_kib(row.get("lv_size", "")) + _optional_kib(row.get("lv_metadata_size", ""))
+            pools[brick_id] = (device_id, size)
+    return {
+        brick_id: BrickStorage(
+            device_id=present.get(brick_id) or pools[brick_id][0],
+            present=brick_id in present,
+            reserved=pools[brick_id][1] if brick_id in pools else 0,
+        )
+        for brick_id in sorted({*present, *pools})
+    }
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    name: str
+    size: int  # apparent size, bytes
+
+
+def parse_image_list(text: str | bytes) -> list[ImageFile]:
+    """``find <dir> -maxdepth 1 -name *.img -printf %s\\t%f\\0`` → the images. Records are
+    NUL-terminated, so any file name (even one with a newline) reads back whole."""
+    images = []
+    for record in _decode(text).split("\0"):
+        if not record.strip():
+            continue
+        size, sep, name = record.partition("\t")
+        if not sep or not size.isdigit():
+            raise OutputParseError(f"unexpected image listing record: {record[:200]!r}")
+        images.append(ImageFile(name=name, size=int(size)))
+    return images

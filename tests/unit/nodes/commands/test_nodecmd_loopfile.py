@@ -91,7 +91,7 @@ def test_brick_create() -> None:
     out = loopfile.brick_create(ExecConfig(), brick)
     assert out.argvs == [
         split(f"mkdir -p {DEVDIR}/images"),
-        split(f"truncate -s 1048576K {image}"),
+        split(f"truncate -s 1056768K {image}"),  # tp_size + pool_metadata_size
         split(f"mkfs.xfs -i size=512 -n size=8192 {image}"),
         split(f"mkdir -p {MNT}"),
         ("tee", "-a", "/etc/fstab"),
@@ -101,6 +101,20 @@ def test_brick_create() -> None:
     assert out[4].stdin == f"{image} {MNT} xfs loop,rw,inode64,noatime,nouuid 0 0\n".encode()
     assert all(c.timeout == 600 for c in out)
     assert not any("fallocate" in c.argv for c in out)
+
+
+def test_image_is_the_whole_reservation_not_the_brick_size() -> None:
+    # snapshot factor 1.5: the image holds the snapshot reserve and the metadata, like a pool
+    brick = BrickSpec(id=B, device=DIR, size=1048576, tp_size=1572864, pool_metadata_size=8192)
+    assert loopfile.image_size(brick) == 1581056
+    assert loopfile.brick_create(ExecConfig(), brick).argvs[1][:3] == ("truncate", "-s", "1581056K")
+    for bad in (
+        BrickSpec(id=B, device=DIR, size=0, tp_size=8, pool_metadata_size=1),
+        BrickSpec(id=B, device=DIR, size=8, tp_size=0, pool_metadata_size=1),
+        BrickSpec(id=B, device=DIR, size=8, tp_size=8, pool_metadata_size=0),
+    ):
+        with pytest.raises(ValueError, match="must be positive"):
+            loopfile.brick_create(ExecConfig(), bad)
 
 
 def test_brick_create_gid_arbiter_and_options() -> None:
@@ -128,7 +142,7 @@ def test_brick_create_escapes_fstab_fields() -> None:
     line = out[4].stdin
     assert line is not None
     assert line.startswith(rb"/srv/my\040bricks/images/brick_")
-    assert out.argvs[1] == ("truncate", "-s", "8K", f"/srv/my bricks/images/brick_{B}.img")
+    assert out.argvs[1] == ("truncate", "-s", "9K", f"/srv/my bricks/images/brick_{B}.img")
 
 
 def test_brick_destroy_plan() -> None:
