@@ -121,7 +121,9 @@ def device_add(body: bytes) -> DeviceAddRequest:
     )
 
 
-def state_change(body: bytes) -> EntryState:
+def state_change(body: bytes) -> tuple[EntryState, bool]:
+    """The state asked for, and whether the heal check stays on (``healcheck`` is not
+    ``disable``)."""
     data = decode_body(body, STATE_SPEC)
     v = Validation()
     if not data["state"]:
@@ -131,7 +133,7 @@ def state_change(body: bytes) -> EntryState:
     if data["healcheck"] not in ("", "enable", "disable"):
         v.add("healcheck", f"{data['healcheck']} is not valid heal info check")
     _fail(v)
-    return EntryState(data["state"])
+    return EntryState(data["state"]), data["healcheck"] != "disable"
 
 
 def tag_change(body: bytes) -> tuple[dict[str, str], str]:

@@ -58,3 +58,8 @@ class NoSpace(PlacementError):
 
 class NodeCommandError(OperationFailed):
     """A command on a storage node failed; the message carries the command and its stderr."""
+
+
+class NodeUnreachable(NodeCommandError):
+    """The node did not answer at all (no route, connection refused, no pod): nothing ran on
+    it. Removal and evacuation treat such a node as dead instead of failing."""

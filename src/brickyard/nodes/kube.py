@@ -41,7 +41,7 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.typing import Subprotocol
 
 from ..config import KubeExecConfig
-from ..domain.errors import NodeCommandError
+from ..domain.errors import NodeCommandError, NodeUnreachable
 from .commands.argv import Command, to_shell
 from .transports import CommandResult
 
@@ -234,7 +234,7 @@ class KubeTransport:
             pods = _items(await self._get(self._pods_path(), {"labelSelector": selector}))
             what = f"pod with label {NODE_LABEL}={host} in namespace {self.namespace}"
         if not pods:
-            raise NodeCommandError(f"kubernetes executor: no {what}")
+            raise NodeUnreachable(f"kubernetes executor: no {what}")
         if len(pods) > 1:
             names = ", ".join(sorted(str(p.get("metadata", {}).get("name")) for p in pods))
             raise NodeCommandError(

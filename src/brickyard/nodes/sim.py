@@ -16,7 +16,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field
 
-from ..domain.errors import NodeCommandError
+from ..domain.errors import NodeCommandError, NodeUnreachable
 from ..domain.units import GIB
 from .commands.parsers import brick_of_mount_point, parse_fstab_bricks
 from .port import (
@@ -113,6 +113,7 @@ class SimWorld:
       stay, as after a disk failure.
     * `drop_volume` — a gluster volume gone from its trusted pool.
     * `add_foreign_volume` — a gluster volume nobody asked Brickyard for.
+    * `pending_heal` — "host:path" -> entries `heal info` reports waiting on that brick.
     """
 
     def __init__(self, device_size_gb: int = 500, delay_ms: float = 0.0) -> None:
@@ -121,6 +122,7 @@ class SimWorld:
         self.nodes: dict[str, SimNode] = {}
         self._by_storage: dict[str, SimNode] = {}
         self._failures: dict[tuple[str, str], str] = {}
+        self.pending_heal: dict[str, int] = {}
 
     def node(self, address: NodeAddress) -> SimNode:
         found = self.nodes.get(address.manage)
@@ -223,7 +225,9 @@ class SimNodeAgent:
             await asyncio.sleep(self.world.delay)
         node = self.world.node(address)
         if not node.reachable:
-            raise _error(operation, f"dial tcp {address.manage}:22: connect: no route to host")
+            raise NodeUnreachable(
+                f"{operation}: dial tcp {address.manage}:22: connect: no route to host"
+            )
         message = self.world._failures.pop((address.manage, operation), None)
         if message is not None:
             raise SimulatedFailure(f"{operation}: {message}")
@@ -474,7 +478,7 @@ class SimNodeAgent:
             owner = self.world.by_storage(brick.host)
             up = owner is not None and owner.reachable and owner.glusterd_running
             result.append(
-                HealStatus(str(brick), "Connected", 0)
+                HealStatus(str(brick), "Connected", self.world.pending_heal.get(str(brick), 0))
                 if up
                 else HealStatus(
                     "information not available", "Transport endpoint is not connected", None

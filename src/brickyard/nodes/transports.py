@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..domain.errors import NodeCommandError
+from ..domain.errors import NodeCommandError, NodeUnreachable
 from .commands.argv import Command, to_shell
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class SshTransport:
                     s.connect_timeout,
                 )
             except (OSError, asyncssh.Error, TimeoutError) as exc:
-                raise NodeCommandError(
+                raise NodeUnreachable(
                     f"ssh {s.user}@{host}:{s.port}: {exc or type(exc).__name__}"
                 ) from exc
             self._connections[host] = connection
@@ -143,7 +143,7 @@ class SshTransport:
                 # A node that went away and came back leaves a dead cached connection (closed
                 # channel, lost connection): dial again once before giving up.
                 if attempt:
-                    raise NodeCommandError(f"ssh {host}: {exc}") from exc
+                    raise NodeUnreachable(f"ssh {host}: {exc}") from exc
                 log.info("ssh connection to %s lost, reconnecting: %s", host, exc)
                 continue
             code = result.exit_status if result.exit_status is not None else 255

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
-from ..domain.errors import BrickyardError, Conflict, InvalidRequest, NotFound, OperationFailed
+from ..domain.errors import (
+    BrickyardError,
+    Conflict,
+    InvalidRequest,
+    NodeUnreachable,
+    NotFound,
+    OperationFailed,
+)
 from ..domain.ids import new_id
 from ..domain.model import Brick, Device, EntryState, Node, OperationType, PendingOperation
+from ..store import leftovers
 from .context import ServiceContext
 from .evict import BrickEviction
 from .jobs import Job
@@ -103,10 +112,16 @@ class DeviceService:
         op_id = journal(self.ctx, OperationType.DELETE_DEVICE, device_id)
 
         async def run() -> str | None:
+            dead = False
             try:
                 await self.ctx.agent.device_teardown(
                     address(node), device_spec(device), force_forget
                 )
+            except NodeUnreachable as exc:
+                # A dead node is the normal case of a delete: remember the device, tear it
+                # down when the node answers again.
+                log.warning("device %s left on dead node %s: %s", device_id, node.manage_host, exc)
+                dead = True
             except BrickyardError:
                 if not force_forget:
                     forget(self.ctx, op_id)
@@ -120,13 +135,15 @@ class DeviceService:
                 taken = bool(tx.device_brick_ids(device_id))
                 if not taken:
                     tx.delete(Device, device_id)
+                if not taken and dead:
+                    leftovers.add(tx, _device_leftover(node, device))
             if taken:
                 raise Conflict(f"Unable to delete device [{device_id}] because it contains bricks")
             return None
 
         return Job(run, description=f"delete device {device_id}", operation_id=op_id)
 
-    def begin_set_state(self, device_id: str, state: EntryState) -> Job:
+    def begin_set_state(self, device_id: str, state: EntryState, heal_check: bool = True) -> Job:
         with self.ctx.store.read() as tx:
             require(tx, Device, device_id)
 
@@ -135,7 +152,7 @@ class DeviceService:
                 device = require(tx, Device, device_id)
             check_transition("Device", "device", device_id, device.state, state)
             if state is EntryState.FAILED and device.state is not EntryState.FAILED:
-                await self.eviction.remove_device(device_id)
+                await self.eviction.remove_device(device_id, heal_check)
                 return None
             with self.ctx.store.write() as tx:
                 device = require(tx, Device, device_id)
@@ -172,3 +189,17 @@ class DeviceService:
             device.tags = apply_tag_change(device.tags, tags, change_type)
             tx.update(device)
             return device.tags
+
+
+def _device_leftover(node: Node, device: Device) -> leftovers.Leftover:
+    return leftovers.Leftover(
+        id=device.id,
+        kind=leftovers.DEVICE,
+        manage_hostname=node.manage_host,
+        storage_hostname=node.storage_host,
+        device_id=device.id,
+        device_name=device.name,
+        backend=device.backend,
+        detail=f"device {device.name}, deleted while its node was down",
+        recorded=time.time(),
+    )

@@ -2,14 +2,23 @@
 rules as create. Device remove and node remove evict every brick they hold.
 
 Each eviction is journaled (an evict-brick operation naming the new and the old brick) before
-any node is touched: make the new brick, `replace-brick ... commit force`, destroy the old one."""
+any node is touched: check that the brick set can lose the brick (its other bricks up, the brick
+not a heal source), make the new brick, `replace-brick ... commit force` through a node that
+answers, destroy the old one. A dead node is the normal case: its brick is not destroyed but
+recorded as a leftover, destroyed by a cleanup once the node answers again."""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from ..domain.errors import BrickyardError, NoSpace, OperationFailed, PendingConflict
+from ..domain.errors import (
+    BrickyardError,
+    NodeUnreachable,
+    NoSpace,
+    OperationFailed,
+    PendingConflict,
+)
 from ..domain.ids import new_id
 from ..domain.model import (
     Brick,
@@ -17,6 +26,7 @@ from ..domain.model import (
     Change,
     ChangeType,
     Device,
+    DurabilityType,
     EntryState,
     Node,
     OperationType,
@@ -30,8 +40,9 @@ from ..domain.placement import (
     SetInProgress,
     plan_replacement,
 )
-from ..nodes.port import GlusterBrick
-from .allocation import settle_teardown
+from ..nodes.port import GlusterBrick, HealStatus, NodeAddress
+from ..store import leftovers
+from .allocation import release_bricks, settle_teardown
 from .context import ServiceContext
 from .lookup import address, brick_spec, device_spec, require
 from .volumes import VolumeService
@@ -109,19 +120,28 @@ class BrickEviction:
             tx.update(old)
         return op.id, old, new
 
-    async def execute(self, op_id: str, old: Brick, new: Brick) -> None:
+    async def execute(self, op_id: str, old: Brick, new: Brick, heal_check: bool = True) -> None:
         with self.ctx.store.read() as tx:
             volume = require(tx, Volume, old.volume_id)
             nodes = tx.nodes_by_id({old.node_id, new.node_id})
             devices = tx.devices_by_id({old.device_id, new.device_id})
+            siblings = [
+                b
+                for b in tx.volume_bricks(volume.id)
+                if b.set_index == old.set_index and b.id not in (old.id, new.id)
+            ]
+            hosts = {n.id: address(n) for n in tx.cluster_nodes(volume.cluster_id)}
         old_node, new_node = nodes[old.node_id], nodes[new.node_id]
         self.ctx.in_flight.add(op_id)
         try:
             try:
+                if heal_check:
+                    await self._check_set_can_lose(volume, old, siblings, hosts, new.node_id)
                 await self.ctx.agent.brick_create(
                     address(new_node),
                     brick_spec(new, device_spec(devices[new.device_id]), volume.gid),
                 )
+                # Through the new brick's node: the old one may be dead.
                 await self.ctx.agent.replace_brick(
                     address(new_node),
                     volume.name,
@@ -131,14 +151,102 @@ class BrickEviction:
             except BrickyardError:
                 await self._abandon(op_id, volume, old, new)
                 raise
-            reclaimed = await self.volumes.destroy_bricks(volume, [old])
+            outcome = await self._destroy_old(volume, old, old_node, devices[old.device_id])
         finally:
             self.ctx.in_flight.discard(op_id)
         with self.ctx.store.write() as tx:
-            # The new brick serves the volume now; the old one is forgotten once its node
-            # destroyed it, or kept (with the operation marked failed) for a later cleanup.
+            # The new brick serves the volume now. The old one is forgotten once its node
+            # destroyed it; recorded as a leftover when its node is dead; kept (with the
+            # operation marked failed) for a later cleanup when its node refused.
             tx.set_brick_pending(new.id, "")
-            settle_teardown(tx, op_id, [old], reclaimed)
+            if outcome == "dead":
+                leftovers.add(
+                    tx,
+                    leftovers.Leftover(
+                        id=old.id,
+                        kind=leftovers.BRICK,
+                        manage_hostname=old_node.manage_host,
+                        storage_hostname=old_node.storage_host,
+                        device_id=old.device_id,
+                        device_name=devices[old.device_id].name,
+                        backend=devices[old.device_id].backend,
+                        detail=f"brick of volume {volume.name}, replaced by {new.id}",
+                        recorded=time.time(),
+                    ),
+                )
+                release_bricks(tx, [old])
+                tx.delete(PendingOperation, op_id)
+            else:
+                settle_teardown(tx, op_id, [old], {old.id} if outcome == "reclaimed" else set())
+
+    async def _destroy_old(self, volume: Volume, old: Brick, node: Node, device: Device) -> str:
+        """ "reclaimed", "kept" (the node refused; retried by a cleanup) or "dead"."""
+        spec = brick_spec(old, device_spec(device), volume.gid)
+        try:
+            reclaimed = await self.ctx.agent.brick_destroy(address(node), spec)
+        except NodeUnreachable as exc:
+            log.warning("brick %s left on dead node %s: %s", old.id, node.manage_host, exc)
+            return "dead"
+        except BrickyardError as exc:
+            log.warning("destroying brick %s on %s failed: %s", old.id, node.manage_host, exc)
+            return "kept"
+        return "reclaimed" if reclaimed else "kept"
+
+    async def _check_set_can_lose(
+        self,
+        volume: Volume,
+        old: Brick,
+        siblings: list[Brick],
+        hosts: dict[str, NodeAddress],
+        via_first: str,
+    ) -> None:
+        """Refuse unless the other bricks of the set are up (a disperse set may already miss
+        redundancy - 1 of them) and the brick holds nothing the others still need (heal)."""
+        durability = volume.durability
+        if durability.type is DurabilityType.NONE:
+            raise OperationFailed(
+                f"volume {volume.name} has no redundancy: replacing brick {old.id} would lose "
+                "its data (disable the heal check to do it anyway)"
+            )
+        statuses = await self._heal_info(volume, hosts, via_first)
+        by_brick = {s.brick: s for s in statuses}
+        down = [
+            f"{hosts[b.node_id].storage}:{b.path}"
+            for b in siblings
+            if b.node_id not in hosts
+            or getattr(by_brick.get(f"{hosts[b.node_id].storage}:{b.path}"), "status", "")
+            != "Connected"
+        ]
+        allowed = durability.redundancy - 1 if durability.type is DurabilityType.DISPERSE else 0
+        if len(down) > allowed:
+            raise OperationFailed(
+                f"brick set {old.set_index} of volume {volume.name} cannot lose brick "
+                f"{old.id}: {', '.join(down)} not up"
+            )
+        mine = (
+            by_brick.get(f"{hosts[old.node_id].storage}:{old.path}")
+            if old.node_id in hosts
+            else None
+        )
+        if mine is not None and mine.status == "Connected" and (mine.entries or 0) > 0:
+            raise OperationFailed(
+                f"brick {old.id} of volume {volume.name} has {mine.entries} entries waiting to "
+                "heal to the other bricks of its set: removing it now would lose them; wait "
+                "for heal to finish (gluster volume heal <volume> info)"
+            )
+
+    async def _heal_info(
+        self, volume: Volume, hosts: dict[str, NodeAddress], via_first: str
+    ) -> list[HealStatus]:
+        order = [via_first] + [n for n in hosts if n != via_first]
+        for node_id in order:
+            try:
+                return await self.ctx.agent.heal_info(hosts[node_id], volume.name)
+            except NodeUnreachable:
+                continue
+            except BrickyardError as exc:
+                log.warning("heal info of %s via %s: %s", volume.name, hosts[node_id].manage, exc)
+        raise OperationFailed(f"cannot read the heal state of volume {volume.name} from any node")
 
     async def _abandon(self, op_id: str, volume: Volume, old: Brick, new: Brick) -> None:
         """The replacement never entered gluster: destroy it and keep the old brick."""
@@ -147,17 +255,17 @@ class BrickEviction:
             tx.set_brick_pending(old.id, "")
             settle_teardown(tx, op_id, [new], reclaimed)
 
-    async def evict(self, brick_id: str) -> None:
+    async def evict(self, brick_id: str, heal_check: bool = True) -> None:
         op_id, old, new = self.plan(brick_id)
-        await self.execute(op_id, old, new)
+        await self.execute(op_id, old, new, heal_check)
 
-    async def empty_device(self, device_id: str) -> None:
+    async def empty_device(self, device_id: str, heal_check: bool = True) -> None:
         """Evict every brick of a device (device remove)."""
         with self.ctx.store.read() as tx:
             brick_ids = tx.device_brick_ids(device_id)
         for brick_id in brick_ids:
             try:
-                await self.evict(brick_id)
+                await self.evict(brick_id, heal_check)
             except OperationFailed as exc:
                 if exc.message.startswith(NO_REPLACEMENT):
                     raise OperationFailed(
@@ -166,19 +274,19 @@ class BrickEviction:
                     ) from exc
                 raise
 
-    async def remove_device(self, device_id: str) -> None:
-        await self.empty_device(device_id)
+    async def remove_device(self, device_id: str, heal_check: bool = True) -> None:
+        await self.empty_device(device_id, heal_check)
         with self.ctx.store.write() as tx:
             device = require(tx, Device, device_id)
             device.state = EntryState.FAILED
             tx.update(device)
 
-    async def remove_node(self, node_id: str) -> None:
+    async def remove_node(self, node_id: str, heal_check: bool = True) -> None:
         # The node is offline, so none of its devices can receive a replacement meanwhile.
         with self.ctx.store.read() as tx:
             devices = tx.node_devices(node_id)
         for device in devices:
-            await self.remove_device(device.id)
+            await self.remove_device(device.id, heal_check)
         with self.ctx.store.write() as tx:
             node = require(tx, Node, node_id)
             node.state = EntryState.FAILED

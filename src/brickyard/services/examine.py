@@ -27,7 +27,9 @@ from ..domain.errors import BrickyardError
 from ..domain.model import Brick, Device, Node, Volume
 from ..domain.units import GIB
 from ..nodes.port import BrickSpec, GlusterVolumeInfo, NodeInventory
+from ..store import leftovers
 from .context import ServiceContext
+from .journal import destroy_leftover
 from .lookup import address, device_spec
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ MISSING_VOLUME = "volume missing on gluster"
 NOT_STARTED = "volume not started"
 BRICK_LIST = "brick list mismatch"
 UNREACHABLE = "node unreachable"
+LEFT_ON_DEAD_NODE = " left on a dead node"  # "brick left on a dead node", "device ..."
 
 
 @dataclass
@@ -88,6 +91,7 @@ class _Snapshot:
     volumes: dict[str, Volume]
     bricks: list[Brick]
     settled: list[Brick]  # bricks no journaled operation is changing
+    leftovers: dict[str, leftovers.Leftover]  # what dead nodes kept, by brick or device id
 
 
 def _gib(kib: int) -> str:
@@ -109,6 +113,17 @@ class Examiner:
             if inventory is not None:
                 self._compare_node(db, node, inventory, in_use, report)
         self._compare_accounting(db, report)
+        for leftover in db.leftovers.values():
+            report.differences.append(
+                Difference(
+                    leftover.kind + LEFT_ON_DEAD_NODE,
+                    leftover.id,
+                    f"{leftover.detail}; destroyed by a cleanup once the node answers",
+                    leftover.manage_hostname,
+                    device=leftover.device_id,
+                    fixable=True,
+                )
+            )
         if fix:
             await self._fix(db, report)
         return report
@@ -123,6 +138,7 @@ class Examiner:
                 volumes={v.id: v for v in tx.all(Volume)},
                 bricks=bricks,
                 settled=[b for b in bricks if not b.pending_op_id],
+                leftovers={x.id: x for x in leftovers.all_leftovers(tx)},
             )
 
     # -- gluster ----------------------------------------------------------------------------
@@ -247,7 +263,7 @@ class Examiner:
                     )
                 )
         for brick_id, trace in sorted(inventory.bricks.items()):
-            if brick_id in known:
+            if brick_id in known or brick_id in db.leftovers:
                 continue
             mount = f"/var/lib/heketi/mounts/vg_{trace.device_id}/brick_{brick_id}/brick"
             used = f"{node.storage_host}:{mount}" in in_use
@@ -311,6 +327,8 @@ class Examiner:
             try:
                 if difference.kind == ORPHAN:
                     await self._destroy_orphan(db, nodes[difference.node], difference)
+                elif difference.kind.endswith(LEFT_ON_DEAD_NODE):
+                    await destroy_leftover(self.ctx, db.leftovers[difference.subject])
                 else:
                     self._recount(difference.subject)
                 difference.fixed = True

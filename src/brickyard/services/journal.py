@@ -7,8 +7,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..domain.errors import BrickyardError, OperationFailed
+from ..domain.errors import BrickyardError, NodeUnreachable, OperationFailed
 from ..domain.model import OperationType, PendingOperation
+from ..nodes.port import BrickSpec, DeviceSpec, NodeAddress
+from ..store import leftovers
 from .context import ServiceContext
 from .jobs import Job
 from .registry import Services
@@ -79,6 +81,7 @@ def mark_all_stale(ctx: ServiceContext) -> int:
 class CleanupReport:
     finished: dict[str, str] = field(default_factory=dict)  # op id -> what was done
     forward: set[str] = field(default_factory=set)  # ops rolled forward: their request succeeded
+    leftovers_cleaned: int = 0  # bricks and devices of dead nodes destroyed now
     failed: dict[str, str] = field(default_factory=dict)  # op id -> why it is kept
 
 
@@ -117,7 +120,45 @@ async def clean_all(services: Services, ids: set[str] | None = None) -> CleanupR
             log.warning("cleanup of %s operation %s failed: %s", op.type.type_name, op.id, exc)
             report.failed[op.id] = str(exc)
             _mark_failed(services.ctx, op.id)
+    report.leftovers_cleaned = await clean_leftovers(services.ctx)
     return report
+
+
+async def destroy_leftover(ctx: ServiceContext, leftover: leftovers.Leftover) -> None:
+    """Destroy on its node what a dead node kept; raises NodeUnreachable while it is dead."""
+    node = NodeAddress(leftover.manage_hostname, leftover.storage_hostname)
+    device = DeviceSpec(leftover.device_id, leftover.device_name, leftover.backend)
+    if leftover.kind == leftovers.BRICK:
+        await ctx.agent.brick_destroy(node, BrickSpec(leftover.id, device, 0, 0, 0))
+    else:
+        await ctx.agent.device_teardown(node, device, forget=False)
+    with ctx.store.write() as tx:
+        leftovers.remove(tx, leftover.id)
+    log.info("%s %s left on %s is destroyed", leftover.kind, leftover.id, node.manage)
+
+
+async def clean_leftovers(ctx: ServiceContext) -> int:
+    """What evictions and deletes left on dead nodes, destroyed where the node answers now."""
+    with ctx.store.read() as tx:
+        pending = leftovers.all_leftovers(tx)
+    cleaned = 0
+    for leftover in pending:
+        try:
+            await destroy_leftover(ctx, leftover)
+            cleaned += 1
+        except NodeUnreachable:
+            log.debug(
+                "%s %s: node %s still down", leftover.kind, leftover.id, leftover.manage_hostname
+            )
+        except BrickyardError as exc:
+            log.warning(
+                "cleaning %s %s on %s: %s",
+                leftover.kind,
+                leftover.id,
+                leftover.manage_hostname,
+                exc,
+            )
+    return cleaned
 
 
 def _mark_failed(ctx: ServiceContext, op_id: str) -> None:

@@ -148,7 +148,7 @@ class NodeService:
 
         return Job(run, description=f"delete node {node.manage_host}", operation_id=op_id)
 
-    def begin_set_state(self, node_id: str, state: EntryState) -> Job:
+    def begin_set_state(self, node_id: str, state: EntryState, heal_check: bool = True) -> Job:
         with self.ctx.store.read() as tx:
             require(tx, Node, node_id)
 
@@ -157,7 +157,7 @@ class NodeService:
                 node = require(tx, Node, node_id)
             check_transition("Node", "node", node_id, node.state, state)
             if state is EntryState.FAILED and node.state is not EntryState.FAILED:
-                await self.eviction.remove_node(node_id)
+                await self.eviction.remove_node(node_id, heal_check)
                 return None
             with self.ctx.store.write() as tx:
                 node = require(tx, Node, node_id)

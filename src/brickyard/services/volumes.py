@@ -37,7 +37,14 @@ from ..domain.model import (
 )
 from ..domain.policy import PlacementPolicy, placement_policy
 from ..domain.units import GIB
-from ..nodes.port import BrickSpec, DeviceSpec, GlusterBrick, GlusterVolumeSpec, NodeAddress
+from ..nodes.port import (
+    BrickSpec,
+    DeviceSpec,
+    GlusterBrick,
+    GlusterVolumeSpec,
+    HealStatus,
+    NodeAddress,
+)
 from ..store.sql import StaleSpace, Transaction
 from .allocation import (
     AllocationFailure,
@@ -127,6 +134,22 @@ class VolumeService:
     def check_exists(self, volume_id: str) -> Volume:
         with self.ctx.store.read() as tx:
             return require(tx, Volume, volume_id)
+
+    async def heal(self, volume_id: str) -> list[HealStatus]:
+        """`gluster volume heal <v> info`, asked of the volume's nodes until one answers."""
+        with self.ctx.store.read() as tx:
+            volume = require(tx, Volume, volume_id)
+            brick_nodes = {b.node_id for b in tx.volume_bricks(volume_id)}
+            nodes = sorted(
+                tx.cluster_nodes(volume.cluster_id), key=lambda n: n.id not in brick_nodes
+            )
+        last: BrickyardError | None = None
+        for node in nodes:
+            try:
+                return await self.ctx.agent.heal_info(address(node), volume.name)
+            except BrickyardError as exc:
+                last = exc
+        raise OperationFailed(f"no node answered heal info of volume {volume.name}: {last}")
 
     def _view(self, tx: Transaction, volume: Volume) -> VolumeView:
         return VolumeView(volume, tx.volume_bricks(volume.id), tx.mount_hosts(volume.cluster_id))

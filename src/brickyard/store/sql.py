@@ -202,10 +202,11 @@ class Transaction:
         return self._where(Node, nodes.c.cluster_id == cluster_id)
 
     def mount_hosts(self, cluster_id: str) -> list[str]:
-        """storage[0] of every node of the cluster, ascending node id (Heketi's mount hosts)."""
+        """storage[0] of every node of the cluster, ascending node id (Heketi's mount hosts),
+        without failed (removed) nodes: a node that left is no mount or backup volfile server."""
         stmt = (
             select(nodes.c.storage_hostname)
-            .where(nodes.c.cluster_id == cluster_id)
+            .where(nodes.c.cluster_id == cluster_id, nodes.c.state != EntryState.FAILED.value)
             .order_by(nodes.c.id)
         )
         return list(self.conn.execute(stmt).scalars())

@@ -145,5 +145,21 @@ db_attributes = Table(
     Column("value", String(4096), nullable=False),
 )
 
+# What was left on a node that did not answer (an evicted brick, a deleted device), to destroy
+# once it answers again.
+leftovers = Table(
+    "leftovers",
+    metadata,
+    Column("id", ID, primary_key=True),  # the brick id, or the device id
+    Column("kind", String(16), nullable=False),  # brick, device
+    Column("manage_hostname", String(255), nullable=False),
+    Column("storage_hostname", String(255), nullable=False),
+    Column("device_id", ID, nullable=False),
+    Column("device_name", String(4096), nullable=False),
+    Column("backend", String(16), nullable=False),
+    Column("detail", String(1024), nullable=False),
+    Column("recorded", Float, nullable=False),
+)
+
 Index("ix_volumes_visible", volumes.c.pending_op_id, volumes.c.id)
 Index("ix_bricks_pending_op_id", bricks.c.pending_op_id)

@@ -35,9 +35,9 @@ async def delete_device(request: Request, device_id: str) -> Response:
 
 @router.post("/devices/{device_id:hex}/state")
 async def device_state(request: Request, device_id: str) -> Response:
-    state = parse.state_change(await read_body(request))
+    state, heal_check = parse.state_change(await read_body(request))
     api = api_state(request)
-    job = api.services.devices.begin_set_state(device_id, state)
+    job = api.services.devices.begin_set_state(device_id, state, heal_check)
     return await api.start(lambda: job, throttled=job.throttled)
 
 

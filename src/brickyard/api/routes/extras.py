@@ -106,8 +106,9 @@ async def expand_block_volume(request: Request, bv_id: str) -> Response:
 @router.post("/bricks/to-evict/{brick_id:hex}")
 async def evict_brick(request: Request, brick_id: str) -> Response:
     body = await read_body(request)
+    heal_check = True
     if body:
-        parse.raw(body, {"healcheck": str})
+        heal_check = parse.raw(body, {"healcheck": str}).get("healcheck") != "disable"
     api = api_state(request)
     eviction = api.services.eviction
     with api.services.ctx.store.read() as tx:
@@ -121,12 +122,27 @@ async def evict_brick(request: Request, brick_id: str) -> Response:
             raise OperationFailed(f"Failed to set up brick eviction: {exc.message}") from exc
 
         async def run() -> str | None:
-            await eviction.execute(op_id, old, new)
+            await eviction.execute(op_id, old, new, heal_check)
             return None
 
         return Job(run, throttled=True, description=f"evict brick {brick_id}", operation_id=op_id)
 
     return await api.start(build, throttled=True)
+
+
+@router.get("/volumes/{volume_id:hex}/heal")
+async def volume_heal(request: Request, volume_id: str) -> Response:
+    """Brickyard extension: per brick, whether it is up and how many entries wait to heal."""
+    statuses = await api_state(request).services.volumes.heal(volume_id)
+    return json_response(
+        {
+            "volume": volume_id,
+            "bricks": [
+                {"brick": s.brick, "status": s.status, "entries": s.entries} for s in statuses
+            ],
+            "healthy": bool(statuses) and all(s.healthy for s in statuses),
+        }
+    )
 
 
 @router.get("/internal/state/examine")

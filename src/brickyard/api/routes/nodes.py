@@ -40,9 +40,9 @@ async def delete_node(request: Request, node_id: str) -> Response:
 
 @router.post("/nodes/{node_id:hex}/state")
 async def node_state(request: Request, node_id: str) -> Response:
-    state = parse.state_change(await read_body(request))
+    state, heal_check = parse.state_change(await read_body(request))
     api = api_state(request)
-    job = api.services.nodes.begin_set_state(node_id, state)
+    job = api.services.nodes.begin_set_state(node_id, state, heal_check)
     return await api.start(lambda: job, throttled=job.throttled)
 
 

@@ -1,0 +1,42 @@
+"""Leftovers: bricks and devices removed from the database while their node was dead. The
+node may come back with them still mounted; they are destroyed then (cleanup) and reported by
+`examine` until then, so nothing is forgotten on a node."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, select
+
+from .sql import Transaction
+from .tables import leftovers
+
+BRICK, DEVICE = "brick", "device"
+
+_DELETE = leftovers.delete().where(leftovers.c.id == bindparam("leftover_id"))
+
+
+@dataclass(frozen=True)
+class Leftover:
+    id: str  # brick id or device id
+    kind: str  # BRICK or DEVICE
+    manage_hostname: str
+    storage_hostname: str
+    device_id: str
+    device_name: str
+    backend: str
+    detail: str  # what it was, for people
+    recorded: float
+
+
+def add(tx: Transaction, leftover: Leftover) -> None:
+    tx.conn.execute(leftovers.insert(), dict(leftover.__dict__))
+
+
+def remove(tx: Transaction, leftover_id: str) -> None:
+    tx.conn.execute(_DELETE, {"leftover_id": leftover_id})
+
+
+def all_leftovers(tx: Transaction) -> list[Leftover]:
+    rows = tx.conn.execute(select(leftovers).order_by(leftovers.c.recorded, leftovers.c.id))
+    return [Leftover(**dict(row._mapping)) for row in rows]
