@@ -565,9 +565,14 @@ def test_heketi_export_is_imported_with_its_ids_and_values(
     assert sets == {0: {IDS["N1"], IDS["N2"], IDS["N3"]}, 1: {IDS["N1"], IDS["N2"], IDS["N3"]}}
 
     # Brickyard's export of it: Heketi's format plus Backend, SetIndex and Position; the rest
-    # as Heketi wrote it (a null option list reads as empty).
+    # as Heketi wrote it, but for what GET /db/dump renders its own way: a null option list
+    # is empty, the options show in Info too (as in volume info), a null Delta is 0.
     original = heketi_dump()
     original["volumeentries"][IDS["V1"]]["GlusterVolumeOptions"] = []
+    v2_info = original["volumeentries"][IDS["V2"]]["Info"]
+    v2_info["glustervolumeoptions"] = ["user.heketi.arbiter true"]
+    for action in original["pendingoperations"][IDS["OP"]]["Actions"]:
+        action["Delta"] = 0
     for op_entry in original["pendingoperations"].values():
         for action in op_entry["Actions"]:
             action["Delta"] = action["Delta"] or 0  # a null delta reads as 0

@@ -268,3 +268,37 @@ async def test_operation_detail_lists_journaled_steps(
         detail["steps"][-1].startswith("gluster volume vol_") and "started" in detail["steps"][-1]
     )
     await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        "evict-brick:brick-made:1",
+        "evict-brick:brick-replaced:1",
+        "evict-brick:old-brick-gone:1",
+    ],
+)
+async def test_crash_during_node_remove_is_resumed(
+    server: Restartable, crash_at: list[str], point: str
+) -> None:
+    """A crash in the middle of a node remove: the eviction it was doing is settled from
+    gluster, then the remove resumes and finishes; the request is answered as done."""
+    topo = await server.h.build_topology(nodes=4)
+    for _ in range(3):  # 9 bricks on 4 nodes: one node holds at least 3
+        await server.h.create_volume(size=1, durability=REPLICA3)
+    dump = await server.h.dump()
+    held = {n: 0 for n in topo.nodes}
+    for entry in dump["brickentries"].values():
+        held[entry["Info"]["node"]] += 1
+    node = max(held, key=lambda n: held[n])
+    await server.h.ok_204(await server.h.post(f"/nodes/{node}/state", {"state": "offline"}))
+    crash_at.append(point)
+    response = await server.h.post(f"/nodes/{node}/state", {"state": "failed"})
+    location = await _crash_during(server, response)
+    assert not crash_at, f"{point} was never reached"
+    await server.restart()
+    assert await _answer(server, location) == (204, "")
+    after = await server.h.assert_consistent()
+    assert [e for e in after["brickentries"].values() if e["Info"]["node"] == node] == []
+    assert after["nodeentries"][node]["State"] == "failed"
+    assert len(after["brickentries"]) == 9

@@ -10,6 +10,8 @@ import httpx
 
 import brickyard
 from brickyard.cli.app import add_heketi_commands, console_main, root_callback, root_options
+from brickyard.cli.commands_evacuate import brickyard_node_group
+from brickyard.cli.commands_node import node
 from brickyard.cli.params import CobraGroup
 
 __all__ = ["cli", "main"]
@@ -41,6 +43,7 @@ cli = _BrickyardGroup(
     help="Brickyard: a GlusterFS volume manager, drop-in successor to Heketi.",
 )
 add_heketi_commands(cli)
+cli.add_command(brickyard_node_group(node))
 
 
 # command name -> (module, attribute)

@@ -6,7 +6,8 @@ as methods of both clients through :class:`~brickyard.client.runner.operation`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypedDict, Unpack
 from urllib.parse import quote
 
@@ -14,6 +15,7 @@ from brickyard.client.errors import HeketiError
 from brickyard.client.protocol import (
     Flow,
     JSONDict,
+    Pause,
     call_async,
     call_sync,
     error_from,
@@ -158,6 +160,86 @@ def node_delete(node_id: str) -> Flow[None]:
 
 def node_state(node_id: str, state: str, healcheck: str = "") -> Flow[None]:
     return _async_none("POST", _p("/nodes", node_id) + "/state", _state_body(state, healcheck))
+
+
+def volume_heal(volume_id: str) -> Flow[JSONDict]:
+    """Brickyard extension: ``GET /volumes/{id}/heal``, per brick whether it is up and how many
+    entries wait to heal, and ``healthy``."""
+    return _get_json(_p("/volumes", volume_id) + "/heal")
+
+
+def _bricks_of(node: JSONDict) -> list[JSONDict]:
+    return [b for d in node.get("devices") or [] for b in d.get("bricks") or []]
+
+
+def node_evacuate(
+    node_id: str,
+    heal_check: bool = True,
+    wait_heal: bool = False,
+    heal_timeout: float = 3600.0,
+    progress: Callable[[str], None] | None = None,
+) -> Flow[JSONDict]:
+    """Brickyard: disable the node, remove it (every brick evicted to other nodes, dead node or
+    not) and report progress as the bricks move; with `wait_heal`, then wait until every
+    affected volume has all bricks up and nothing left to heal. Returns a summary."""
+    say = progress or (lambda _: None)
+    node = yield from node_info(node_id)
+    bricks = _bricks_of(node)
+    volumes = sorted({str(b.get("volume")) for b in bricks})
+    if node.get("state") == "online":
+        yield from node_state(node_id, "offline")
+        say(f"Node {node_id} is now offline")
+    if node.get("state") != "failed":
+        body = _state_body("failed", "" if heal_check else "disable")
+        reply = yield from request("POST", _p("/nodes", node_id) + "/state", body)
+        if reply.status != 202:
+            raise error_from(reply)
+        location = reply.header("location") or ""
+        moved = -1
+        attempt = 0
+        while True:
+            if not (yield Pause("poll", min(attempt, 20))):
+                raise HeketiError(f"timed out waiting for {location}", 0)
+            attempt += 1
+            reply = yield from request("GET", location)
+            if (reply.header("x-pending") or "").lower() != "true":
+                break
+            left = len(_bricks_of((yield from node_info(node_id))))
+            if len(bricks) - left != moved:
+                moved = len(bricks) - left
+                say(f"Evacuating node {node_id}: {moved} of {len(bricks)} bricks moved")
+        if reply.status != 204:
+            raise error_from(reply)
+    say(f"Node {node_id} evacuated: {len(bricks)} bricks moved to other nodes")
+    healed = not wait_heal
+    if wait_heal:
+        healed = yield from _wait_heal(volumes, heal_timeout, say)
+    return {"node": node_id, "bricks_moved": len(bricks), "volumes": volumes, "healed": healed}
+
+
+def _wait_heal(volumes: list[str], timeout: float, say: Callable[[str], None]) -> Flow[bool]:
+    started = time.monotonic()
+    last = ""
+    attempt = 0
+    while True:
+        waiting = []
+        for volume_id in volumes:
+            heal = yield from volume_heal(volume_id)
+            if not heal.get("healthy"):
+                entries = sum(b.get("entries") or 0 for b in heal.get("bricks") or [])
+                down = sum(1 for b in heal.get("bricks") or [] if b.get("status") != "Connected")
+                waiting.append(f"{volume_id}: {entries} entries, {down} bricks down")
+        if not waiting:
+            say(f"Heal done: {len(volumes)} volumes with every brick up and nothing to heal")
+            return True
+        line = "Waiting for heal: " + "; ".join(waiting)
+        if line != last:
+            say(line)
+            last = line
+        if time.monotonic() - started > timeout:
+            raise HeketiError(f"heal not finished after {timeout:.0f} s: " + "; ".join(waiting), 0)
+        yield Pause("poll", min(attempt, 20))
+        attempt += 1
 
 
 def node_set_tags(node_id: str, tags: Mapping[str, str], change_type: str) -> Flow[JSONDict]:
@@ -480,5 +562,7 @@ class Endpoints:
     admin_state_set = operation(admin_state_set)
     examine_gluster = operation(examine_gluster)
     examine = operation(examine)
+    volume_heal = operation(volume_heal)
+    node_evacuate = operation(node_evacuate)
     topology = operation(topology)
     compose_topology = operation(compose_topology)

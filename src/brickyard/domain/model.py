@@ -195,6 +195,7 @@ class OperationType(enum.IntEnum):
     DELETE_DEVICE = 102
     ADD_NODE = 103
     DELETE_NODE = 104
+    REMOVE_NODE = 105  # node state failed: every device removed (resumed after a crash)
 
     @property
     def type_name(self) -> str:
@@ -221,6 +222,7 @@ class ChangeType(enum.IntEnum):
     DELETE_DEVICE = 102
     ADD_NODE = 103
     DELETE_NODE = 104
+    REMOVE_NODE = 105
 
     @property
     def description(self) -> str:

@@ -15,7 +15,15 @@ from ..domain.errors import (
     OperationFailed,
 )
 from ..domain.ids import new_id
-from ..domain.model import Brick, Device, EntryState, Node, OperationType, PendingOperation
+from ..domain.model import (
+    Brick,
+    ChangeType,
+    Device,
+    EntryState,
+    Node,
+    OperationType,
+    PendingOperation,
+)
 from ..store import leftovers
 from .context import ServiceContext
 from .evict import BrickEviction
@@ -145,12 +153,23 @@ class DeviceService:
 
     def begin_set_state(self, device_id: str, state: EntryState, heal_check: bool = True) -> Job:
         with self.ctx.store.read() as tx:
-            require(tx, Device, device_id)
+            current = require(tx, Device, device_id).state
+        op_id = ""
+        if state is EntryState.FAILED and current is EntryState.OFFLINE:
+            # A remove: journaled now, so a restart answers this request from its outcome.
+            op_id = self.eviction.journal_remove(
+                OperationType.REMOVE_DEVICE, ChangeType.REMOVE_DEVICE, device_id, heal_check
+            )
 
         async def run() -> str | None:
             with self.ctx.store.read() as tx:
                 device = require(tx, Device, device_id)
-            check_transition("Device", "device", device_id, device.state, state)
+            try:
+                check_transition("Device", "device", device_id, device.state, state)
+            except BrickyardError:
+                if op_id:
+                    self.eviction.forget(op_id)
+                raise
             if state is EntryState.FAILED and device.state is not EntryState.FAILED:
                 await self.eviction.remove_device(device_id, heal_check)
                 return None
@@ -161,7 +180,10 @@ class DeviceService:
             return None
 
         return Job(
-            run, throttled=state is EntryState.FAILED, description=f"device {device_id} {state}"
+            run,
+            throttled=state is EntryState.FAILED,
+            description=f"device {device_id} {state}",
+            operation_id=op_id,
         )
 
     def begin_resync(self, device_id: str) -> Job:

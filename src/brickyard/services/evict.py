@@ -9,8 +9,10 @@ recorded as a leftover, destroyed by a cleanup once the node answers again."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 
 from ..domain.errors import (
     BrickyardError,
@@ -45,6 +47,7 @@ from ..store import leftovers
 from .allocation import release_bricks, settle_teardown
 from .context import ServiceContext
 from .lookup import address, brick_spec, device_spec, require
+from .steps import StepLog
 from .volumes import VolumeService
 
 log = logging.getLogger(__name__)
@@ -132,6 +135,7 @@ class BrickEviction:
             ]
             hosts = {n.id: address(n) for n in tx.cluster_nodes(volume.cluster_id)}
         old_node, new_node = nodes[old.node_id], nodes[new.node_id]
+        steps = StepLog(self.ctx.store, op_id, OperationType.EVICT_BRICK)
         self.ctx.in_flight.add(op_id)
         try:
             try:
@@ -141,6 +145,7 @@ class BrickEviction:
                     address(new_node),
                     brick_spec(new, device_spec(devices[new.device_id]), volume.gid),
                 )
+                steps.done("brick-made", f"brick {new.id} made on {new_node.manage_host}")
                 # Through the new brick's node: the old one may be dead.
                 await self.ctx.agent.replace_brick(
                     address(new_node),
@@ -148,10 +153,12 @@ class BrickEviction:
                     GlusterBrick(old_node.storage_host, old.path),
                     GlusterBrick(new_node.storage_host, new.path),
                 )
+                steps.done("brick-replaced", f"gluster replaced brick {old.id} by {new.id}")
             except BrickyardError:
                 await self._abandon(op_id, volume, old, new)
                 raise
             outcome = await self._destroy_old(volume, old, old_node, devices[old.device_id])
+            steps.done("old-brick-gone", f"brick {old.id} on {old_node.manage_host}: {outcome}")
         finally:
             self.ctx.in_flight.discard(op_id)
         with self.ctx.store.write() as tx:
@@ -275,22 +282,88 @@ class BrickEviction:
                 raise
 
     async def remove_device(self, device_id: str, heal_check: bool = True) -> None:
-        await self.empty_device(device_id, heal_check)
+        """Evict every brick, then mark the device failed. Journaled (Heketi's remove-device
+        operation), so a crash in the middle is resumed at the next start."""
+        async with self._journaled(
+            OperationType.REMOVE_DEVICE, ChangeType.REMOVE_DEVICE, device_id, heal_check
+        ):
+            await self.empty_device(device_id, heal_check)
+            with self.ctx.store.write() as tx:
+                device = require(tx, Device, device_id)
+                device.state = EntryState.FAILED
+                tx.update(device)
+
+    @contextlib.asynccontextmanager
+    async def _journaled(
+        self, op_type: OperationType, change: ChangeType, entity_id: str, heal_check: bool
+    ) -> AsyncIterator[None]:
+        """Journal a remove for the time it runs; a resumed one reuses its entry. It is
+        dropped when the remove ends, done or refused: only a crash leaves it."""
+        op_id = self.journal_remove(op_type, change, entity_id, heal_check)
+        self.ctx.in_flight.add(op_id)
+        try:
+            yield
+        except Exception:
+            self.forget(op_id)
+            raise
+        else:
+            self.forget(op_id)
+        finally:
+            # Cancelled (shutdown) or killed: the entry stays, the next start resumes it.
+            self.ctx.in_flight.discard(op_id)
+
+    def journal_remove(
+        self, op_type: OperationType, change: ChangeType, entity_id: str, heal_check: bool
+    ) -> str:
+        """The journal entry of a device or node remove: the one already there (a request
+        journals it before its job runs; recovery resumes it), or a new one."""
         with self.ctx.store.write() as tx:
-            device = require(tx, Device, device_id)
-            device.state = EntryState.FAILED
-            tx.update(device)
+            for op in tx.all(PendingOperation):
+                if op.type is op_type and any(c.id == entity_id for c in op.changes):
+                    return op.id
+            op = PendingOperation(
+                new_id(),
+                op_type,
+                int(time.time()),
+                [Change(change, entity_id)],
+                detail={"heal_check": "enable" if heal_check else "disable"},
+            )
+            tx.add(op)
+            return op.id
+
+    def forget(self, op_id: str) -> None:
+        with self.ctx.store.write() as tx:
+            tx.delete(PendingOperation, op_id)
+
+    async def resume(self, op: PendingOperation) -> None:
+        """Finish a remove a crash interrupted (its evictions were settled first)."""
+        entity_id = op.changes[0].id
+        heal_check = op.detail.get("heal_check") != "disable"
+        with self.ctx.store.read() as tx:
+            if op.type is OperationType.REMOVE_DEVICE:
+                gone = tx.get(Device, entity_id) is None
+            else:
+                gone = tx.get(Node, entity_id) is None
+        if gone:
+            self.forget(op.id)
+        elif op.type is OperationType.REMOVE_DEVICE:
+            await self.remove_device(entity_id, heal_check)
+        else:
+            await self.remove_node(entity_id, heal_check)
 
     async def remove_node(self, node_id: str, heal_check: bool = True) -> None:
         # The node is offline, so none of its devices can receive a replacement meanwhile.
-        with self.ctx.store.read() as tx:
-            devices = tx.node_devices(node_id)
-        for device in devices:
-            await self.remove_device(device.id, heal_check)
-        with self.ctx.store.write() as tx:
-            node = require(tx, Node, node_id)
-            node.state = EntryState.FAILED
-            tx.update(node)
+        async with self._journaled(
+            OperationType.REMOVE_NODE, ChangeType.REMOVE_NODE, node_id, heal_check
+        ):
+            with self.ctx.store.read() as tx:
+                devices = tx.node_devices(node_id)
+            for device in devices:
+                await self.remove_device(device.id, heal_check)
+            with self.ctx.store.write() as tx:
+                node = require(tx, Node, node_id)
+                node.state = EntryState.FAILED
+                tx.update(node)
 
 
 def _as_candidate(brick: Brick, zone: int) -> Candidate:

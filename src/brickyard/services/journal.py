@@ -19,6 +19,8 @@ from .volumes import VolumeRecovery
 
 log = logging.getLogger(__name__)
 
+# Removes are resumed after everything else: the evictions they began are settled first.
+_REMOVES = (OperationType.REMOVE_DEVICE, OperationType.REMOVE_NODE)
 _TOPOLOGY = {
     OperationType.ADD_DEVICE,
     OperationType.DELETE_DEVICE,
@@ -98,6 +100,9 @@ async def clean(services: Services, op: PendingOperation) -> tuple[bool, str]:
     )
     if op.type in _TOPOLOGY:
         return await TopologyRecovery(services.ctx).clean(op)
+    if op.type in _REMOVES:
+        await services.eviction.resume(op)
+        return True, "resumed and finished"
     forward = await VolumeRecovery(services.volumes).clean(op)
     if get(services.ctx, op.id) is not None:
         # Kept (marked failed) because a node did not answer: its bricks are still known.
@@ -108,7 +113,8 @@ async def clean(services: Services, op: PendingOperation) -> tuple[bool, str]:
 async def clean_all(services: Services, ids: set[str] | None = None) -> CleanupReport:
     """Clean every stale or failed operation (or those of `ids`), one at a time."""
     report = CleanupReport()
-    for op in all_operations(services.ctx):
+    order = {OperationType.REMOVE_DEVICE: 1, OperationType.REMOVE_NODE: 2}
+    for op in sorted(all_operations(services.ctx), key=lambda op: order.get(op.type, 0)):
         if op.status not in ("stale", "failed") or (ids and op.id not in ids):
             continue
         try:

@@ -9,7 +9,15 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.errors import BrickyardError, Conflict, InvalidRequest, NotFound, OperationFailed
 from ..domain.ids import new_id
-from ..domain.model import Cluster, Device, EntryState, Node, OperationType, PendingOperation
+from ..domain.model import (
+    ChangeType,
+    Cluster,
+    Device,
+    EntryState,
+    Node,
+    OperationType,
+    PendingOperation,
+)
 from .context import ServiceContext
 from .evict import BrickEviction
 from .jobs import Job
@@ -150,12 +158,23 @@ class NodeService:
 
     def begin_set_state(self, node_id: str, state: EntryState, heal_check: bool = True) -> Job:
         with self.ctx.store.read() as tx:
-            require(tx, Node, node_id)
+            current = require(tx, Node, node_id).state
+        op_id = ""
+        if state is EntryState.FAILED and current is EntryState.OFFLINE:
+            # A remove: journaled now, so a restart answers this request from its outcome.
+            op_id = self.eviction.journal_remove(
+                OperationType.REMOVE_NODE, ChangeType.REMOVE_NODE, node_id, heal_check
+            )
 
         async def run() -> str | None:
             with self.ctx.store.read() as tx:
                 node = require(tx, Node, node_id)
-            check_transition("Node", "node", node_id, node.state, state)
+            try:
+                check_transition("Node", "node", node_id, node.state, state)
+            except BrickyardError:
+                if op_id:
+                    self.eviction.forget(op_id)
+                raise
             if state is EntryState.FAILED and node.state is not EntryState.FAILED:
                 await self.eviction.remove_node(node_id, heal_check)
                 return None
@@ -165,7 +184,12 @@ class NodeService:
                 tx.update(node)
             return None
 
-        return Job(run, throttled=state is EntryState.FAILED, description=f"node {node_id} {state}")
+        return Job(
+            run,
+            throttled=state is EntryState.FAILED,
+            description=f"node {node_id} {state}",
+            operation_id=op_id,
+        )
 
     def set_tags(self, node_id: str, tags: dict[str, str], change_type: str) -> dict[str, str]:
         with self.ctx.store.write() as tx:

@@ -29,6 +29,7 @@ STEP_BOUNDARIES: dict[OperationType, tuple[str, ...]] = {
     OperationType.CREATE_VOLUME: ("planned", "brick-made/n", "volume-made", "finalized"),
     OperationType.EXPAND_VOLUME: ("planned", "brick-made/n", "bricks-added", "finalized"),
     OperationType.DELETE_VOLUME: ("planned", "volume-destroyed", "brick-destroyed/n", "finalized"),
+    OperationType.EVICT_BRICK: ("brick-made", "brick-replaced", "old-brick-gone"),
 }
 
 
