@@ -149,6 +149,11 @@ def test_device_remove_on_a_live_node(bed4: Bed4) -> None:
     mounts = bed4.testbed.x(number, "findmnt", "-rn", "-o", "TARGET").stdout
     assert f"brick_{brick['id']}" not in mounts  # destroyed on the live node
     assert bed4.get(f"/devices/{device}")["bricks"] == []
+    # Resync reads each device's space back from its node: it equals the accounting.
+    for b in after["bricks"]:
+        before = bed4.get(f"/devices/{b['device']}")["storage"]
+        assert bed4.finish(bed4.call("GET", f"/devices/{b['device']}/resync")).status_code == 204
+        assert bed4.get(f"/devices/{b['device']}")["storage"] == before
     # Delete the emptied device and add the disk again, for the next test.
     assert bed4.finish(bed4.call("DELETE", f"/devices/{device}")).status_code == 204
     again = {"node": node, "name": bed4.testbed.disks[0]}

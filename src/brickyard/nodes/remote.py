@@ -410,6 +410,11 @@ class RemoteNodeAgent:
     ) -> None:
         async with self._gluster_lock:
             await self._gluster(via.manage, gluster.replace_brick(self.cfg, volume, old, new))
+            # The new brick is empty: start healing it now, not at the next periodic crawl.
+            try:
+                await self._gluster(via.manage, gluster.heal_start(self.cfg, volume))
+            except NodeCommandError as exc:  # the daemon's crawl still heals it later
+                log.warning("heal of %s not started: %s", volume, exc)
 
     async def volume_clone(self, via: NodeAddress, source: str, clone: str) -> GlusterVolumeInfo:
         steps = gluster.clone_sequence(self.cfg, source, clone, uuid.uuid4().hex)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 
 from ..domain.errors import (
@@ -144,7 +143,10 @@ class DeviceService:
                 if not taken:
                     tx.delete(Device, device_id)
                 if not taken and dead:
-                    leftovers.add(tx, _device_leftover(node, device))
+                    detail = f"device {device.name}, deleted while its node was down"
+                    leftovers.add(
+                        tx, leftovers.of(leftovers.DEVICE, device.id, node, device, detail)
+                    )
             if taken:
                 raise Conflict(f"Unable to delete device [{device_id}] because it contains bricks")
             return None
@@ -211,17 +213,3 @@ class DeviceService:
             device.tags = apply_tag_change(device.tags, tags, change_type)
             tx.update(device)
             return device.tags
-
-
-def _device_leftover(node: Node, device: Device) -> leftovers.Leftover:
-    return leftovers.Leftover(
-        id=device.id,
-        kind=leftovers.DEVICE,
-        manage_hostname=node.manage_host,
-        storage_hostname=node.storage_host,
-        device_id=device.id,
-        device_name=device.name,
-        backend=device.backend,
-        detail=f"device {device.name}, deleted while its node was down",
-        recorded=time.time(),
-    )

@@ -169,16 +169,12 @@ class BrickEviction:
             if outcome == "dead":
                 leftovers.add(
                     tx,
-                    leftovers.Leftover(
-                        id=old.id,
-                        kind=leftovers.BRICK,
-                        manage_hostname=old_node.manage_host,
-                        storage_hostname=old_node.storage_host,
-                        device_id=old.device_id,
-                        device_name=devices[old.device_id].name,
-                        backend=devices[old.device_id].backend,
-                        detail=f"brick of volume {volume.name}, replaced by {new.id}",
-                        recorded=time.time(),
+                    leftovers.of(
+                        leftovers.BRICK,
+                        old.id,
+                        old_node,
+                        devices[old.device_id],
+                        f"brick of volume {volume.name}, replaced by {new.id}",
                     ),
                 )
                 release_bricks(tx, [old])

@@ -4,10 +4,12 @@ node may come back with them still mounted; they are destroyed then (cleanup) an
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
 
+from ..domain.model import Device, Node
 from .sql import Transaction
 from .tables import leftovers
 
@@ -27,6 +29,21 @@ class Leftover:
     backend: str
     detail: str  # what it was, for people
     recorded: float
+
+
+def of(kind: str, leftover_id: str, node: Node, device: Device, detail: str) -> Leftover:
+    """A leftover of `node` on `device`, recorded now."""
+    return Leftover(
+        id=leftover_id,
+        kind=kind,
+        manage_hostname=node.manage_host,
+        storage_hostname=node.storage_host,
+        device_id=device.id,
+        device_name=device.name,
+        backend=device.backend,
+        detail=detail,
+        recorded=time.time(),
+    )
 
 
 def add(tx: Transaction, leftover: Leftover) -> None:

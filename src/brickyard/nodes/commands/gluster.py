@@ -288,6 +288,12 @@ def replace_brick(cfg: ExecConfig, volume: str, old: GlusterBrick, new: GlusterB
     )
 
 
+def heal_start(cfg: ExecConfig, name: str) -> Command:
+    """``volume heal <v>``: heal the entries pending now, instead of at the self-heal daemon's
+    next crawl (cluster.heal-timeout, 10 minutes by default)."""
+    return _gluster(cfg, "volume", "heal", _volume(name))
+
+
 def heal_info(cfg: ExecConfig, name: str) -> Command:
     return _gluster(cfg, "volume", "heal", _volume(name), "info", "--xml")
 

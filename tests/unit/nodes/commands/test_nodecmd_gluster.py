@@ -196,6 +196,7 @@ def test_lifecycle_and_queries() -> None:
     assert gluster.volume_info(cfg).argv == split(f"{P} volume info --xml")
     assert gluster.volume_list(cfg).argv == split(f"{P} volume list --xml")
     assert gluster.heal_info(cfg, "v").argv == split(f"{P} volume heal v info --xml")
+    assert gluster.heal_start(cfg, "v").argv == split(f"{P} volume heal v")
     assert gluster.snapshot_list(cfg, "v").argv == split(f"{P} snapshot list v --xml")
     assert gluster.replace_brick(cfg, "v", old, new).argv == split(
         f"{P} volume replace-brick v {old.host}:{old.path} {new.host}:{new.path} commit force"
