@@ -213,6 +213,11 @@ class NodeAgent(Protocol):
 
     async def heal_info(self, via: NodeAddress, name: str) -> list[HealStatus]: ...
 
+    async def release_brick(self, node: NodeAddress, brick: BrickSpec) -> None:
+        """Kill what still holds a brick gluster no longer uses (a node that was dead starts
+        the brick processes of its stale volume files), so the brick can be destroyed."""
+        ...
+
     async def volume_clone(
         self, via: NodeAddress, source: str, clone: str
     ) -> GlusterVolumeInfo: ...

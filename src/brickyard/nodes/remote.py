@@ -36,6 +36,11 @@ LOOPFILE_EXTENT = 4096  # KiB: loop-file devices are accounted with LVM's defaul
 PEER_WAIT_SECONDS = 30.0
 
 
+# `volume heal` right after replace-brick: tries and seconds between them (about a minute).
+HEAL_START_ATTEMPTS = 20
+HEAL_START_PAUSE = 3.0
+
+
 def _failure(host: str, command: Command, result: CommandResult) -> NodeCommandError:
     detail = result.stderr.strip() or result.stdout.strip() or f"exit status {result.exit_code}"
     return NodeCommandError(f"{' '.join(command.argv)} on {host}: {detail}")
@@ -395,6 +400,9 @@ class RemoteNodeAgent:
         found = await self._volume_info(via, name)
         return found.to_port() if found is not None else None
 
+    async def release_brick(self, node: NodeAddress, brick: BrickSpec) -> None:
+        await self._run(node.manage, fs.kill_mount_users(brick.mount_point, lvm.DEVICE_TIMEOUT))
+
     async def heal_info(self, via: NodeAddress, name: str) -> list[HealStatus]:
         result = await self._gluster(via.manage, gluster.heal_info(self.cfg, name))
         try:
@@ -410,11 +418,22 @@ class RemoteNodeAgent:
     ) -> None:
         async with self._gluster_lock:
             await self._gluster(via.manage, gluster.replace_brick(self.cfg, volume, old, new))
-            # The new brick is empty: start healing it now, not at the next periodic crawl.
+        await self._start_heal(via, volume)
+
+    async def _start_heal(self, via: NodeAddress, volume: str) -> None:
+        """The new brick is empty: start healing it now, not at the self-heal daemons' next
+        crawl (10 minutes). Right after replace-brick the daemons are still reloading and
+        gluster refuses ("brick op 'Heal' failed"); seconds later it accepts, so retry."""
+        for attempt in range(HEAL_START_ATTEMPTS):
             try:
-                await self._gluster(via.manage, gluster.heal_start(self.cfg, volume))
-            except NodeCommandError as exc:  # the daemon's crawl still heals it later
-                log.warning("heal of %s not started: %s", volume, exc)
+                async with self._gluster_lock:
+                    await self._gluster(via.manage, gluster.heal_start(self.cfg, volume))
+                return
+            except NodeCommandError as exc:
+                if attempt + 1 == HEAL_START_ATTEMPTS:  # the daemons' crawl heals it later
+                    log.warning("heal of %s not started: %s", volume, exc)
+                    return
+            await asyncio.sleep(HEAL_START_PAUSE)
 
     async def volume_clone(self, via: NodeAddress, source: str, clone: str) -> GlusterVolumeInfo:
         steps = gluster.clone_sequence(self.cfg, source, clone, uuid.uuid4().hex)

@@ -468,6 +468,9 @@ class SimNodeAgent:
             return None
         return GlusterVolumeInfo(found.name, found.status, list(found.bricks), dict(found.options))
 
+    async def release_brick(self, node: NodeAddress, brick: BrickSpec) -> None:
+        await self._enter(node, "release_brick")  # no processes hold simulated mounts
+
     async def heal_info(self, via: NodeAddress, name: str) -> list[HealStatus]:
         sim = await self._enter(via, "heal_info")
         found = sim.pool.volumes.get(name)

@@ -135,7 +135,10 @@ async def destroy_leftover(ctx: ServiceContext, leftover: leftovers.Leftover) ->
     node = NodeAddress(leftover.manage_hostname, leftover.storage_hostname)
     device = DeviceSpec(leftover.device_id, leftover.device_name, leftover.backend)
     if leftover.kind == leftovers.BRICK:
-        await ctx.agent.brick_destroy(node, BrickSpec(leftover.id, device, 0, 0, 0))
+        spec = BrickSpec(leftover.id, device, 0, 0, 0)
+        # Back from the dead, glusterd may have started the replaced brick again.
+        await ctx.agent.release_brick(node, spec)
+        await ctx.agent.brick_destroy(node, spec)
     else:
         await ctx.agent.device_teardown(node, device, forget=False)
     with ctx.store.write() as tx:

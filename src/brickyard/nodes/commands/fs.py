@@ -156,6 +156,17 @@ def findmnt_mountpoint(target: str, timeout: float) -> Command:
     )
 
 
+def kill_mount_users(target: str, timeout: float) -> Command:
+    """``fuser -k -M -m <target>``: kill every process using the filesystem mounted at target.
+    ``-M`` makes fuser do nothing unless target is a mount point (never the filesystem that
+    holds it, e.g. /). Exit 1 means nobody used it."""
+    return Command(
+        ("fuser", "-k", "-M", "-m", check_abs_path(target, "mount point")),
+        timeout,
+        ok_exit_codes=frozenset({0, 1}),
+    )
+
+
 def findmnt_all(timeout: float) -> Command:
     """Every mounted filesystem, JSON list output (`parsers.parse_brick_mounts` keeps the
     bricks'). findmnt cannot select targets by path prefix, so the filter is ours."""

@@ -217,3 +217,11 @@ def test_clone_sequence() -> None:
     assert seq.info.argv == split(f"{P} volume info vol_clone --xml")
     assert seq.deactivate.argv == split(f"{P} --xml snapshot deactivate {snap}")
     assert seq.delete.argv == split(f"{P} --xml snapshot delete {snap}")
+
+
+def test_kill_mount_users_only_acts_on_a_mount_point() -> None:
+    from brickyard.nodes.commands import fs
+
+    command = fs.kill_mount_users("/var/lib/heketi/mounts/vg_a/brick_b", 60)
+    assert command.argv == ("fuser", "-k", "-M", "-m", "/var/lib/heketi/mounts/vg_a/brick_b")
+    assert command.ok_exit_codes == frozenset({0, 1})
