@@ -6,7 +6,6 @@ queue entry answered truthfully. The same on real GlusterFS with SIGKILL: tests/
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -267,7 +266,6 @@ async def test_operation_detail_lists_journaled_steps(
     assert (
         detail["steps"][-1].startswith("gluster volume vol_") and "started" in detail["steps"][-1]
     )
-    await asyncio.sleep(0)
 
 
 @pytest.mark.parametrize(
