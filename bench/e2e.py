@@ -56,9 +56,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _server import SyncRest, make_token, wait_until_idle  # noqa: E402
 
-from brickyard.config import ExecConfig  # noqa: E402
 from brickyard.nodes.commands import fs, gluster, loopfile, parsers  # noqa: E402
 from brickyard.nodes.commands.argv import Command, Outcome, to_shell  # noqa: E402
+from brickyard.nodes.commands.settings import CommandSettings  # noqa: E402
 from brickyard.nodes.port import BrickSpec, DeviceSpec, GlusterBrick, GlusterVolumeSpec  # noqa: E402
 
 TB = REPO / "testbed" / "tb"
@@ -118,7 +118,7 @@ class Floor:
     key: Path
     known_hosts: Path
     parents: dict[str, str]  # node address -> directory holding the floor's device dir
-    cfg: ExecConfig = field(default_factory=ExecConfig)
+    cfg: CommandSettings = field(default_factory=CommandSettings)
     conns: dict[str, asyncssh.SSHClientConnection] = field(default_factory=dict)
     devices: dict[str, DeviceSpec] = field(default_factory=dict)
     live: list[FloorVolume] = field(default_factory=list)

@@ -52,7 +52,6 @@ from _placement_seed import REPLICA, VOLUME_GIB, Seeder, Topology, build_topolog
 from _server import LoadMeter, wait_until_idle
 from create import code_version, cpu_model, summary_ms
 
-from brickyard.api.dbdump import check_database
 from brickyard.bootstrap import Server, build_server
 from brickyard.config import load_settings
 from brickyard.domain.model import Durability, DurabilityType
@@ -64,6 +63,7 @@ from brickyard.domain.placement import (
     Placer,
 )
 from brickyard.domain.units import GIB
+from brickyard.heketidb.check import check_database
 from brickyard.services.volumes import VolumeCreateRequest
 
 TARGET_RATIO = 1.5  # largest level / first level

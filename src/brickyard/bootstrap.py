@@ -16,9 +16,10 @@ from .api.queue import OperationQueue
 from .api.recovery import CleanerSettings, background_cleaner, recover
 from .api.routes.admin import apply_log_level
 from .api.state import ApiState
-from .config import ConfigError, Settings
+from .config import ConfigError, ExecConfig, Settings
 from .domain.sizing import BrickLimits
 from .domain.units import GIB
+from .nodes.commands.settings import CommandSettings
 from .nodes.kube import KubeTransport
 from .nodes.port import NodeAgent
 from .nodes.remote import RemoteNodeAgent
@@ -58,6 +59,27 @@ def service_settings(settings: Settings) -> ServiceSettings:
     )
 
 
+def command_settings(exec_config: ExecConfig) -> CommandSettings:
+    """What the node layer reads of the exec section (``sshexec`` or ``kubeexec``): every field
+    of `CommandSettings`, copied by name."""
+    c = exec_config
+    return CommandSettings(
+        fstab=c.fstab,
+        mountopts=c.mountopts,
+        snapshot_limit=c.snapshot_limit,
+        rebalance_on_expansion=c.rebalance_on_expansion,
+        backup_lvm_metadata=c.backup_lvm_metadata,
+        gluster_cli_timeout=c.gluster_cli_timeout,
+        pv_data_alignment=c.pv_data_alignment,
+        vg_physicalextentsize=c.vg_physicalextentsize,
+        lv_chunksize=c.lv_chunksize,
+        xfs_sw=c.xfs_sw,
+        xfs_su=c.xfs_su,
+        debug_umount_failures=c.debug_umount_failures,
+        lvm_wrapper=c.lvm_wrapper,
+    )
+
+
 def build_agent(settings: Settings) -> NodeAgent:
     g = settings.glusterfs
     executor = g.executor
@@ -65,7 +87,7 @@ def build_agent(settings: Settings) -> NodeAgent:
         delay = float(os.environ.get(SIM_DELAY_ENV, "0") or 0)
         return SimNodeAgent(SimWorld(g.mock_device_size_gb, delay_ms=delay))
     if executor == "local":
-        return RemoteNodeAgent(LocalTransport(sudo=g.sshexec.sudo), g.sshexec)
+        return RemoteNodeAgent(LocalTransport(sudo=g.sshexec.sudo), command_settings(g.sshexec))
     if executor == "ssh":
         ssh = g.sshexec
         if not ssh.keyfile:
@@ -75,10 +97,10 @@ def build_agent(settings: Settings) -> NodeAgent:
         # As Heketi: host keys are checked only when SSH_KNOWN_HOSTS names known_hosts files.
         known_hosts = tuple(p for p in os.environ.get("SSH_KNOWN_HOSTS", "").split(":") if p)
         settings_ = SshSettings(ssh.keyfile, ssh.user, ssh.port, ssh.sudo, known_hosts)
-        return RemoteNodeAgent(SshTransport(settings_), ssh)
+        return RemoteNodeAgent(SshTransport(settings_), command_settings(ssh))
     if executor in ("kube", "kubernetes"):
         # Exec into the pod labelled glusterfs-node=<host>; proven against a fake API only.
-        return RemoteNodeAgent(KubeTransport(g.kubeexec), g.kubeexec)
+        return RemoteNodeAgent(KubeTransport(g.kubeexec), command_settings(g.kubeexec))
     raise ConfigError(
         f"glusterfs.executor: '{executor}' is not available in this version; "
         'use "ssh", "local", "kubernetes" or "mock" (the simulator)'

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from brickyard.config import ExecConfig
+from brickyard.nodes.commands.settings import CommandSettings
 from brickyard.nodes.port import NodeAddress
 from brickyard.nodes.remote import RemoteNodeAgent
 from brickyard.nodes.transports import SshSettings, SshTransport
@@ -46,7 +46,7 @@ async def test_directory_devices_and_heal_info(
 
     transport = SshTransport(SshSettings(str(testbed.ssh_key), testbed.ssh_user, 22))
     try:
-        agent = RemoteNodeAgent(transport, ExecConfig())
+        agent = RemoteNodeAgent(transport, CommandSettings())
         node = NodeAddress(testbed.ip(1), testbed.ip(1))
         statuses = await agent.heal_info(node, name)
     finally:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from brickyard.config import ExecConfig
+from brickyard.nodes.commands.settings import CommandSettings
 from brickyard.nodes.port import DeviceSpec, NodeAddress, NodeInventory
 from brickyard.nodes.remote import RemoteNodeAgent
 from brickyard.nodes.transports import SshSettings, SshTransport
@@ -29,7 +29,7 @@ async def agent(testbed: Testbed) -> AsyncIterator[RemoteNodeAgent]:
     )
     transport = SshTransport(settings)
     try:
-        yield RemoteNodeAgent(transport, ExecConfig())
+        yield RemoteNodeAgent(transport, CommandSettings())
     finally:
         await transport.close()
 

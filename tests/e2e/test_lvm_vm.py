@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from brickyard.config import ExecConfig
 from brickyard.nodes.commands import lvm
+from brickyard.nodes.commands.settings import CommandSettings
 from brickyard.nodes.port import (
     BrickSpec,
     DeviceSpec,
@@ -122,7 +122,7 @@ def is_mounted(mount_point: str) -> bool:
 
 
 async def test_lvm_brick_and_volume_lifecycle(guest_vm: Guest) -> None:
-    cfg = ExecConfig()
+    cfg = CommandSettings()
     transport = SshTransport(SshSettings(guest_vm.key, "root", 22))
     agent = RemoteNodeAgent(transport, cfg)
     node = guest_vm.node

@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from brickyard.api.dbdump import dump_database
 from brickyard.cli import heketi_server
 from brickyard.cli import main as brickyard_main
 from brickyard.domain.model import Brick, BrickSubType, Device, EntryState, Node, PendingOperation
-from brickyard.store.heketi_import import load_dump, parse_dump
+from brickyard.heketidb.export import dump_database
+from brickyard.heketidb.importer import load_dump, parse_dump
 from brickyard.store.migrate import upgrade
 from brickyard.store.sql import SqlStore, Transaction, sqlite_url
 
@@ -622,7 +622,7 @@ def test_drift_is_imported_as_it_is_and_reported_by_db_check(
         capsys, "import", "--db", str(db), str(write_json(tmp_path / "d.json", dump))
     )
     assert result.code == 0, result.err
-    from brickyard.api.dbdump import check_database
+    from brickyard.heketidb.check import check_database
 
     store = open_store(db)
     try:

@@ -1,7 +1,7 @@
 """``brickyard import`` and ``brickyard export``: moving a database in Heketi's export format.
 
 ``import`` loads a ``heketi db export`` file into an empty Brickyard database (checks and
-loading: store/heketi_import.py); ``export`` writes a database in the same format (the one
+loading: heketidb/importer.py); ``export`` writes a database in the same format (the one
 ``GET /db/dump`` serves). The database is the server's: ``glusterfs.db`` of heketi.json (plus the
 ``HEKETI_DB_PATH`` override), or ``--db``. Both open it as the server does, migrations included,
 so a fresh path works for ``import``. The ``heketi db import/export`` subcommands
@@ -21,9 +21,9 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..api.dbdump import dump_database
 from ..config import ConfigError, load_settings
-from ..store.heketi_import import DumpError, HeketiDump, load_dump, parse_dump, parse_json
+from ..heketidb.export import dump_database
+from ..heketidb.importer import DumpError, HeketiDump, load_dump, parse_dump, parse_json
 from ..store.migrate import upgrade
 from ..store.sql import SqlStore, sqlite_url
 from .session import CliError, Session, emit, err

@@ -10,11 +10,11 @@ import logging
 import uuid
 from collections.abc import Iterable
 
-from ..config import ExecConfig
 from ..domain.errors import NodeCommandError
 from .commands import fs, gluster, loopfile, lvm, parsers
 from .commands.argv import Command, Outcome
 from .commands.errors import GlusterError, OutputParseError
+from .commands.settings import CommandSettings
 from .port import (
     BrickSpec,
     BrickStorage,
@@ -47,9 +47,9 @@ def _failure(host: str, command: Command, result: CommandResult) -> NodeCommandE
 
 
 class RemoteNodeAgent:
-    def __init__(self, transport: Transport, config: ExecConfig) -> None:
+    def __init__(self, transport: Transport, settings: CommandSettings) -> None:
         self.transport = transport
-        self.cfg = config
+        self.cfg = settings
         self._gluster_lock = asyncio.Lock()
         self._fstab_locks: dict[str, asyncio.Lock] = {}
 

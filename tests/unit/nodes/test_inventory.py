@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from brickyard.config import ExecConfig
 from brickyard.domain.errors import NodeCommandError
 from brickyard.nodes.commands import fs, gluster, loopfile, lvm, parsers
 from brickyard.nodes.commands.argv import Command, Outcome
 from brickyard.nodes.commands.errors import OutputParseError
+from brickyard.nodes.commands.settings import CommandSettings
 from brickyard.nodes.port import (
     BrickSpec,
     BrickStorage,
@@ -212,7 +212,7 @@ def test_findmnt_and_fstab_read_argv() -> None:
     assert listing.argv == (
         "findmnt", "--json", "--list", "--output", "TARGET,SOURCE,FSTYPE,OPTIONS",
     )  # fmt: skip
-    read = fs.fstab_read(ExecConfig(fstab="/etc/fstab.d/heketi"), 300)
+    read = fs.fstab_read(CommandSettings(fstab="/etc/fstab.d/heketi"), 300)
     assert read.argv == ("cat", "/etc/fstab.d/heketi")
     # a missing fstab reads as empty: brick create's `tee -a` would make it
     assert read.outcome(1, "cat: /etc/fstab.d/heketi: No such file or directory") is (
@@ -222,20 +222,26 @@ def test_findmnt_and_fstab_read_argv() -> None:
 
 
 def test_lvm_inventory_argv_with_and_without_wrapper() -> None:
-    assert lvm.vg_names(ExecConfig()).argv == (LVM, "vgs", "-o", "vg_name", "--reportformat=json")
-    lvs = lvm.lvs_bricks(ExecConfig(), [DA, DB])
+    assert lvm.vg_names(CommandSettings()).argv == (
+        LVM,
+        "vgs",
+        "-o",
+        "vg_name",
+        "--reportformat=json",
+    )
+    lvs = lvm.lvs_bricks(CommandSettings(), [DA, DB])
     assert lvs.argv == (
         LVM, "lvs", "-o", "vg_name,lv_name,pool_lv,lv_size,lv_metadata_size",
         "--units", "k", "--reportformat=json", f"vg_{DA}", f"vg_{DB}",
     )  # fmt: skip
-    wrapped = ExecConfig(lvm_wrapper="nsenter --mount=/proc/1/ns/mnt --")
+    wrapped = CommandSettings(lvm_wrapper="nsenter --mount=/proc/1/ns/mnt --")
     prefix = ("nsenter", "--mount=/proc/1/ns/mnt", "--", LVM)
     assert lvm.vg_names(wrapped).argv[:5] == (*prefix, "vgs")
     assert lvm.lvs_bricks(wrapped, [DA]).argv[:5] == (*prefix, "lvs")
     with pytest.raises(ValueError):
-        lvm.lvs_bricks(ExecConfig(), [])
+        lvm.lvs_bricks(CommandSettings(), [])
     with pytest.raises(ValueError):
-        lvm.lvs_bricks(ExecConfig(), ["-x; rm"])
+        lvm.lvs_bricks(CommandSettings(), ["-x; rm"])
 
 
 def test_image_listing_argv_and_what_counts_as_a_missing_device() -> None:
@@ -257,7 +263,7 @@ def test_image_listing_argv_and_what_counts_as_a_missing_device() -> None:
 
 
 def test_volume_list_is_volume_info_without_a_name() -> None:
-    assert gluster.volume_info(ExecConfig()).argv == (
+    assert gluster.volume_info(CommandSettings()).argv == (
         "gluster", "--mode=script", "--timeout=600", "volume", "info", "--xml",
     )  # fmt: skip
 
@@ -438,7 +444,9 @@ async def test_remote_inventory_of_loopfile_devices() -> None:
             (("df",), ok(DF)),
         ]
     )
-    inventory = await RemoteNodeAgent(transport, ExecConfig()).inventory(NODE, [LOOP_A, LOOP_B])
+    inventory = await RemoteNodeAgent(transport, CommandSettings()).inventory(
+        NODE, [LOOP_A, LOOP_B]
+    )
 
     # read-only, and a handful of commands: nothing per brick, no LVM for loop-file devices
     assert transport.ran == [
@@ -471,7 +479,7 @@ async def test_remote_inventory_of_loopfile_devices() -> None:
 async def test_remote_device_info_reads_the_same_listing() -> None:
     listing = f"1082130432\tbrick_{B1}.img\x00"
     transport = ScriptedTransport([(("find",), ok(listing)), (("df",), ok(DF))])
-    agent = RemoteNodeAgent(transport, ExecConfig())
+    agent = RemoteNodeAgent(transport, CommandSettings())
     report = await agent.device_info(NODE, LOOP_A)
     inventory = await RemoteNodeAgent(
         ScriptedTransport(
@@ -482,7 +490,7 @@ async def test_remote_device_info_reads_the_same_listing() -> None:
                 (("df",), ok(DF)),
             ]
         ),
-        ExecConfig(),
+        CommandSettings(),
     ).inventory(NODE, [LOOP_A])
     assert inventory.devices[DA] == report
     assert report.used == 1056768
@@ -490,7 +498,7 @@ async def test_remote_device_info_reads_the_same_listing() -> None:
     gone = f"find: '{loopfile.images_dir(LOOP_A)}': No such file or directory"
     missing = ScriptedTransport([(("find",), fail(gone))])
     with pytest.raises(NodeCommandError, match="No such file or directory"):
-        await RemoteNodeAgent(missing, ExecConfig()).device_info(NODE, LOOP_A)
+        await RemoteNodeAgent(missing, CommandSettings()).device_info(NODE, LOOP_A)
 
 
 LVM_A = DeviceSpec(DA, "/dev/sdb")
@@ -522,18 +530,18 @@ async def test_remote_inventory_of_lvm_devices() -> None:
             ((LVM, "vgdisplay"), ok(VGDISPLAY_A)),
         ]
     )
-    inventory = await RemoteNodeAgent(transport, ExecConfig()).inventory(NODE, [LVM_A, LVM_B])
+    inventory = await RemoteNodeAgent(transport, CommandSettings()).inventory(NODE, [LVM_A, LVM_B])
 
     assert transport.ran == [
         ("findmnt", "--json", "--list", "--output", "TARGET,SOURCE,FSTYPE,OPTIONS"),
         ("cat", "/etc/fstab"),
         (LVM, "vgs", "-o", "vg_name", "--reportformat=json"),
         # only the VGs that exist: lvs fails on a missing one
-        lvm.lvs_bricks(ExecConfig(), [DA]).argv,
+        lvm.lvs_bricks(CommandSettings(), [DA]).argv,
         # device_info's own commands for the device that is there
-        lvm.pvs_identify(ExecConfig(), "/dev/sdb").argv,
-        lvm.udev_symlinks(ExecConfig(), "/dev/sdb").argv,
-        lvm.vgdisplay(ExecConfig(), DA).argv,
+        lvm.pvs_identify(CommandSettings(), "/dev/sdb").argv,
+        lvm.udev_symlinks(CommandSettings(), "/dev/sdb").argv,
+        lvm.vgdisplay(CommandSettings(), DA).argv,
     ]
     assert inventory.devices == {
         DA: DeviceReport(
@@ -562,13 +570,13 @@ async def test_remote_inventory_with_no_vg_runs_no_lvs() -> None:
             ((LVM, "vgs"), ok(vgs_json())),
         ]
     )
-    inventory = await RemoteNodeAgent(transport, ExecConfig()).inventory(NODE, [LVM_A])
+    inventory = await RemoteNodeAgent(transport, CommandSettings()).inventory(NODE, [LVM_A])
     assert inventory.devices == {DA: None} and inventory.bricks == {}
     assert [argv[1] for argv in transport.ran if argv[0] == LVM] == ["vgs"]
 
 
 async def test_remote_inventory_failures_are_node_command_errors() -> None:
-    agent = RemoteNodeAgent(ScriptedTransport([((), unreachable)]), ExecConfig())
+    agent = RemoteNodeAgent(ScriptedTransport([((), unreachable)]), CommandSettings())
     with pytest.raises(NodeCommandError, match="No route to host"):
         await agent.inventory(NODE, [LOOP_A])
     with pytest.raises(NodeCommandError, match="No route to host"):
@@ -582,18 +590,18 @@ async def test_remote_inventory_failures_are_node_command_errors() -> None:
         ]
     )
     with pytest.raises(NodeCommandError, match=r"vgs .* on 10\.0\.0\.1: .*Permission denied"):
-        await RemoteNodeAgent(denied, ExecConfig()).inventory(NODE, [LVM_A])
+        await RemoteNodeAgent(denied, CommandSettings()).inventory(NODE, [LVM_A])
 
     garbled = ScriptedTransport([(("findmnt",), ok("findmnt: bad usage")), (("cat",), ok(""))])
     with pytest.raises(NodeCommandError, match=r"reading mounts on 10\.0\.0\.1"):
-        await RemoteNodeAgent(garbled, ExecConfig()).inventory(NODE, [])
+        await RemoteNodeAgent(garbled, CommandSettings()).inventory(NODE, [])
 
 
 async def test_remote_volume_list() -> None:
     transport = ScriptedTransport([(("gluster",), ok(VOLUME_INFO_TWO))])
-    agent = RemoteNodeAgent(transport, ExecConfig())
+    agent = RemoteNodeAgent(transport, CommandSettings())
     volumes = await agent.volume_list(NODE)
-    assert transport.ran == [gluster.volume_info(ExecConfig()).argv]
+    assert transport.ran == [gluster.volume_info(CommandSettings()).argv]
     assert [(v.name, v.status) for v in volumes] == [("foreign", "Created"), ("vol_aaa", "Started")]
     assert [str(b) for b in volumes[1].bricks] == [
         "10.200.0.1:/srv/b/r",

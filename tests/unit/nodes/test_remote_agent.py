@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from brickyard.config import ExecConfig
 from brickyard.domain.errors import NodeCommandError
 from brickyard.nodes.commands.argv import Command
+from brickyard.nodes.commands.settings import CommandSettings
 from brickyard.nodes.port import BrickSpec, DeviceSpec, NodeAddress
 from brickyard.nodes.remote import RemoteNodeAgent
 from brickyard.nodes.transports import CommandResult
@@ -52,7 +52,7 @@ def fail(stderr: str, code: int = 1) -> Answer:
 async def test_heal_info_is_parsed_from_gluster_xml() -> None:
     xml = (FIXTURES / "volume_heal_down_brick.xml").read_text()
     transport = ScriptedTransport([(("gluster",), ok(xml))])
-    statuses = await RemoteNodeAgent(transport, ExecConfig()).heal_info(NODE, "vol")
+    statuses = await RemoteNodeAgent(transport, CommandSettings()).heal_info(NODE, "vol")
     assert statuses and any(not s.healthy for s in statuses)
     assert transport.ran[0].argv[-4:] == ("heal", "vol", "info", "--xml")
 
@@ -65,7 +65,7 @@ async def test_bind_mounted_fstab_is_rewritten_in_place() -> None:
             (("findmnt",), ok('{"filesystems": []}')),
         ]
     )
-    destroyed = await RemoteNodeAgent(transport, ExecConfig()).brick_destroy(NODE, BRICK)
+    destroyed = await RemoteNodeAgent(transport, CommandSettings()).brick_destroy(NODE, BRICK)
     assert destroyed is True
     tee = [c for c in transport.ran if c.argv[0] == "tee"]
     assert len(tee) == 1 and tee[0].argv == ("tee", "/etc/fstab")
@@ -77,7 +77,7 @@ async def test_bind_mounted_fstab_is_rewritten_in_place() -> None:
 
 async def test_a_failed_brick_command_names_command_node_and_stderr() -> None:
     transport = ScriptedTransport([(("truncate",), fail("truncate: Operation not permitted"))])
-    agent = RemoteNodeAgent(transport, ExecConfig())
+    agent = RemoteNodeAgent(transport, CommandSettings())
     with pytest.raises(NodeCommandError) as error:
         await agent.brick_create(NODE, BRICK)
     assert "truncate" in error.value.message and "10.0.0.1" in error.value.message
@@ -89,5 +89,5 @@ async def test_a_failed_brick_command_names_command_node_and_stderr() -> None:
 async def test_a_missing_volume_reads_as_none_although_gluster_exits_zero() -> None:
     xml = (FIXTURES / "volume_info_nosuchvol.xml").read_text()
     transport = ScriptedTransport([(("gluster",), ok(xml))])
-    agent = RemoteNodeAgent(transport, ExecConfig())
+    agent = RemoteNodeAgent(transport, CommandSettings())
     assert await agent.volume_info(NODE, "nosuchvol") is None

@@ -9,9 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...domain.errors import InvalidRequest, NotFound
+from ...heketidb.check import check_database
+from ...heketidb.export import dump_database
 from ...services import journal
 from .. import requests as parse
-from ..dbdump import check_database, dump_database
 from ..decode import DecodeError
 from ..responses import empty, json_response, text_error
 from ..state import ADMIN_STATES, LOG_LEVELS, api_state, read_body

@@ -16,8 +16,8 @@ newline ``\\012``, backslash ``\\134``); for Heketi's paths this changes nothing
 
 from __future__ import annotations
 
-from ...config import ExecConfig
 from .argv import Command, check_abs_path, check_arg, check_id
+from .settings import CommandSettings
 
 __all__ = [
     "FINDMNT_COLUMNS",
@@ -63,7 +63,7 @@ def rmdir(path: str, timeout: float, *, tolerate_missing: bool = False) -> Comma
     )
 
 
-def mkfs_xfs_options(cfg: ExecConfig, *, arbiter: bool = False) -> tuple[str, ...]:
+def mkfs_xfs_options(cfg: CommandSettings, *, arbiter: bool = False) -> tuple[str, ...]:
     """Heketi's mkfs.xfs options: ``-i size=512 -n size=8192``; with both ``xfs_su`` and
     ``xfs_sw`` set, ``-i size=512 -d su=<su>,sw=<sw> -n size=8192``; arbiter bricks (metadata
     only) ``-i maxpct=100 -n size=8192`` and no stripe geometry."""
@@ -74,7 +74,9 @@ def mkfs_xfs_options(cfg: ExecConfig, *, arbiter: bool = False) -> tuple[str, ..
     return ("-i", "size=512", "-n", "size=8192")
 
 
-def mkfs_xfs(cfg: ExecConfig, target: str, timeout: float, *, arbiter: bool = False) -> Command:
+def mkfs_xfs(
+    cfg: CommandSettings, target: str, timeout: float, *, arbiter: bool = False
+) -> Command:
     return Command(
         ("mkfs.xfs", *mkfs_xfs_options(cfg, arbiter=arbiter), check_abs_path(target)), timeout
     )
@@ -95,25 +97,25 @@ def fstab_line(source: str, target: str, fstype: str, options: str, dump: int, p
     return " ".join(fstab_escape(f) for f in fields)
 
 
-def _fstab(cfg: ExecConfig) -> str:
+def _fstab(cfg: CommandSettings) -> str:
     return check_abs_path(cfg.fstab, "fstab")
 
 
-def fstab_append(cfg: ExecConfig, line: str, timeout: float) -> Command:
+def fstab_append(cfg: CommandSettings, line: str, timeout: float) -> Command:
     """Append ``line`` to the configured fstab: ``tee -a <fstab>`` with the line on stdin."""
     if "\n" in line or "\x00" in line:
         raise ValueError(f"an fstab line must be one line without NUL: {line!r}")
     return Command(("tee", "-a", _fstab(cfg)), timeout, stdin=(line + "\n").encode())
 
 
-def fstab_remove_brick(cfg: ExecConfig, brick_id: str, timeout: float) -> Command:
+def fstab_remove_brick(cfg: CommandSettings, brick_id: str, timeout: float) -> Command:
     """``sed -i.save /brick_<id>/d <fstab>`` (Heketi's line, minus the shell quotes)."""
     return Command(
         ("sed", "-i.save", f"/brick_{check_id(brick_id, 'brick id')}/d", _fstab(cfg)), timeout
     )
 
 
-def fstab_read(cfg: ExecConfig, timeout: float) -> Command:
+def fstab_read(cfg: CommandSettings, timeout: float) -> Command:
     """``cat <fstab>``; a missing fstab reads as empty (TOLERATED), since brick create's
     ``tee -a`` would create it."""
     return Command(("cat", _fstab(cfg)), timeout, tolerate=NO_SUCH_FILE)

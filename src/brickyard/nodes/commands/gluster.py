@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ...config import ExecConfig
 from ..port import GlusterBrick, GlusterVolumeSpec
 from .argv import Command, CommandBatch, batch, check_abs_path, check_arg, minutes
+from .settings import CommandSettings
 
 __all__ = [
     "GLUSTERD_CHECK_TIMEOUT",
@@ -70,16 +70,16 @@ MAX_SETS_REPLICATE = 5
 MAX_SETS_DISPERSE = 1
 
 
-def gluster_prefix(cfg: ExecConfig) -> tuple[str, ...]:
+def gluster_prefix(cfg: CommandSettings) -> tuple[str, ...]:
     return ("gluster", "--mode=script", f"--timeout={cfg.gluster_cli_timeout}")
 
 
-def gluster_timeout(cfg: ExecConfig) -> float:
+def gluster_timeout(cfg: CommandSettings) -> float:
     """Seconds: ``max(10, 1 + (cli_timeout + 1) // 60)`` minutes (660 s by default)."""
     return minutes(max(10, 1 + (cfg.gluster_cli_timeout + 1) // 60))
 
 
-def _gluster(cfg: ExecConfig, *args: str) -> Command:
+def _gluster(cfg: CommandSettings, *args: str) -> Command:
     return Command((*gluster_prefix(cfg), *args), gluster_timeout(cfg))
 
 
@@ -101,13 +101,13 @@ def glusterd_check() -> Command:
     return Command(("systemctl", "status", "glusterd"), GLUSTERD_CHECK_TIMEOUT)
 
 
-def snapshot_config_hard_limit(cfg: ExecConfig, limit: int) -> Command:
+def snapshot_config_hard_limit(cfg: CommandSettings, limit: int) -> Command:
     if limit <= 0:
         raise ValueError(f"snapshot limit must be positive, got {limit}")
     return _gluster(cfg, "snapshot", "config", "snap-max-hard-limit", str(limit))
 
 
-def peer_probe(cfg: ExecConfig, host: str) -> CommandBatch:
+def peer_probe(cfg: CommandSettings, host: str) -> CommandBatch:
     """``peer probe <storage host>``, then ``snapshot config snap-max-hard-limit <N>`` when
     ``snapshot_limit > 0``."""
     return batch(
@@ -116,16 +116,16 @@ def peer_probe(cfg: ExecConfig, host: str) -> CommandBatch:
     )
 
 
-def peer_detach(cfg: ExecConfig, host: str) -> Command:
+def peer_detach(cfg: CommandSettings, host: str) -> Command:
     """``peer detach <storage host>`` (Heketi logs and ignores its failure)."""
     return _gluster(cfg, "peer", "detach", check_arg(host, "host"))
 
 
-def peer_status(cfg: ExecConfig) -> Command:
+def peer_status(cfg: CommandSettings) -> Command:
     return _gluster(cfg, "peer", "status", "--xml")
 
 
-def pool_list(cfg: ExecConfig) -> Command:
+def pool_list(cfg: CommandSettings) -> Command:
     return _gluster(cfg, "pool", "list", "--xml")
 
 
@@ -164,14 +164,14 @@ def add_brick_chunks(
     return [list(bricks[i : i + size]) for i in range(0, len(bricks), size)]
 
 
-def volume_add_brick(cfg: ExecConfig, name: str, bricks: Iterable[GlusterBrick]) -> Command:
+def volume_add_brick(cfg: CommandSettings, name: str, bricks: Iterable[GlusterBrick]) -> Command:
     args = [brick_arg(b) for b in bricks]
     if not args:
         raise ValueError("add-brick needs at least one brick")
     return _gluster(cfg, "volume", "add-brick", _volume(name), *args)
 
 
-def volume_create_command(cfg: ExecConfig, volume: GlusterVolumeSpec) -> Command:
+def volume_create_command(cfg: CommandSettings, volume: GlusterVolumeSpec) -> Command:
     """``volume create <name> [replica <R> [arbiter 1] | disperse-data <D> redundancy <R>]
     <host:path>…`` with the first brick set only."""
     _check_layout(volume)
@@ -197,7 +197,7 @@ def volume_create_command(cfg: ExecConfig, volume: GlusterVolumeSpec) -> Command
     return _gluster(cfg, *args)
 
 
-def volume_set(cfg: ExecConfig, name: str, key: str, value: str) -> Command:
+def volume_set(cfg: CommandSettings, name: str, key: str, value: str) -> Command:
     """``volume set <name> <key> <value>`` (no value argument when ``value`` is empty)."""
     args = ["volume", "set", _volume(name), check_arg(key, "option name")]
     if value:
@@ -208,20 +208,20 @@ def volume_set(cfg: ExecConfig, name: str, key: str, value: str) -> Command:
 
 
 def volume_set_options(
-    cfg: ExecConfig, name: str, options: Iterable[tuple[str, str]]
+    cfg: CommandSettings, name: str, options: Iterable[tuple[str, str]]
 ) -> list[Command]:
     """One ``volume set`` per option, in order; options whose key is empty are skipped."""
     return [volume_set(cfg, name, k.strip(), v) for k, v in options if k.strip()]
 
 
-def volume_start(cfg: ExecConfig, name: str, *, xml: bool = False) -> Command:
+def volume_start(cfg: CommandSettings, name: str, *, xml: bool = False) -> Command:
     """``volume start <name>`` (``--xml volume start`` in the clone sequence)."""
     if xml:
         return _gluster(cfg, "--xml", "volume", "start", _volume(name))
     return _gluster(cfg, "volume", "start", _volume(name))
 
 
-def volume_create(cfg: ExecConfig, volume: GlusterVolumeSpec) -> CommandBatch:
+def volume_create(cfg: CommandSettings, volume: GlusterVolumeSpec) -> CommandBatch:
     """The create batch: ``volume create`` (first set), ``volume add-brick`` for the remaining
     bricks in chunks of ``bricks_per_set * maxPerSet``, one ``volume set`` per option,
     ``volume start``. On failure Heketi destroys the volume (`volume_stop` + `volume_delete`)."""
@@ -237,7 +237,7 @@ def volume_create(cfg: ExecConfig, volume: GlusterVolumeSpec) -> CommandBatch:
 
 
 def volume_expand(
-    cfg: ExecConfig, volume: GlusterVolumeSpec, new_bricks: Sequence[GlusterBrick]
+    cfg: CommandSettings, volume: GlusterVolumeSpec, new_bricks: Sequence[GlusterBrick]
 ) -> CommandBatch:
     """``volume add-brick`` chunks for ``new_bricks`` (from the first new brick; the layout comes
     from ``volume``). Follow with `rebalance_start` when rebalancing on expansion; its failure is
@@ -250,32 +250,34 @@ def volume_expand(
     return batch([volume_add_brick(cfg, volume.name, chunk) for chunk in chunks])
 
 
-def rebalance_start(cfg: ExecConfig, name: str) -> Command:
+def rebalance_start(cfg: CommandSettings, name: str) -> Command:
     return _gluster(cfg, "volume", "rebalance", _volume(name), "start")
 
 
-def volume_stop(cfg: ExecConfig, name: str, *, force: bool = True) -> Command:
+def volume_stop(cfg: CommandSettings, name: str, *, force: bool = True) -> Command:
     """``volume stop <name> force`` (failure logged and ignored on delete)."""
     return _gluster(cfg, "volume", "stop", _volume(name), *(("force",) if force else ()))
 
 
-def volume_delete(cfg: ExecConfig, name: str) -> Command:
+def volume_delete(cfg: CommandSettings, name: str) -> Command:
     """``volume delete <name>``; callers treat "does not exist" as deleted."""
     return _gluster(cfg, "volume", "delete", _volume(name))
 
 
-def volume_info(cfg: ExecConfig, name: str | None = None) -> Command:
+def volume_info(cfg: CommandSettings, name: str | None = None) -> Command:
     """``volume info <name> --xml``, or ``volume info --xml`` for every volume."""
     if name is None:
         return _gluster(cfg, "volume", "info", "--xml")
     return _gluster(cfg, "volume", "info", _volume(name), "--xml")
 
 
-def volume_list(cfg: ExecConfig) -> Command:
+def volume_list(cfg: CommandSettings) -> Command:
     return _gluster(cfg, "volume", "list", "--xml")
 
 
-def replace_brick(cfg: ExecConfig, volume: str, old: GlusterBrick, new: GlusterBrick) -> Command:
+def replace_brick(
+    cfg: CommandSettings, volume: str, old: GlusterBrick, new: GlusterBrick
+) -> Command:
     return _gluster(
         cfg,
         "volume",
@@ -288,13 +290,13 @@ def replace_brick(cfg: ExecConfig, volume: str, old: GlusterBrick, new: GlusterB
     )
 
 
-def heal_start(cfg: ExecConfig, name: str) -> Command:
+def heal_start(cfg: CommandSettings, name: str) -> Command:
     """``volume heal <v>``: heal the entries pending now, instead of at the self-heal daemon's
     next crawl (cluster.heal-timeout, 10 minutes by default)."""
     return _gluster(cfg, "volume", "heal", _volume(name))
 
 
-def heal_info(cfg: ExecConfig, name: str) -> Command:
+def heal_info(cfg: CommandSettings, name: str) -> Command:
     return _gluster(cfg, "volume", "heal", _volume(name), "info", "--xml")
 
 
@@ -307,11 +309,11 @@ def tmp_snapshot_name(uuid: str) -> str:
     return f"tmpsnap_{check_arg(uuid, 'uuid')}"
 
 
-def snapshot_list(cfg: ExecConfig, volume: str) -> Command:
+def snapshot_list(cfg: CommandSettings, volume: str) -> Command:
     return _gluster(cfg, "snapshot", "list", _volume(volume), "--xml")
 
 
-def snapshot_create(cfg: ExecConfig, snapshot: str, volume: str) -> Command:
+def snapshot_create(cfg: CommandSettings, snapshot: str, volume: str) -> Command:
     return _gluster(
         cfg,
         "--xml",
@@ -323,21 +325,21 @@ def snapshot_create(cfg: ExecConfig, snapshot: str, volume: str) -> Command:
     )
 
 
-def snapshot_activate(cfg: ExecConfig, snapshot: str) -> Command:
+def snapshot_activate(cfg: CommandSettings, snapshot: str) -> Command:
     return _gluster(cfg, "--xml", "snapshot", "activate", check_arg(snapshot, "snapshot name"))
 
 
-def snapshot_clone(cfg: ExecConfig, clone: str, snapshot: str) -> Command:
+def snapshot_clone(cfg: CommandSettings, clone: str, snapshot: str) -> Command:
     return _gluster(
         cfg, "--xml", "snapshot", "clone", _volume(clone), check_arg(snapshot, "snapshot name")
     )
 
 
-def snapshot_deactivate(cfg: ExecConfig, snapshot: str) -> Command:
+def snapshot_deactivate(cfg: CommandSettings, snapshot: str) -> Command:
     return _gluster(cfg, "--xml", "snapshot", "deactivate", check_arg(snapshot, "snapshot name"))
 
 
-def snapshot_delete(cfg: ExecConfig, snapshot: str) -> Command:
+def snapshot_delete(cfg: CommandSettings, snapshot: str) -> Command:
     return _gluster(cfg, "--xml", "snapshot", "delete", check_arg(snapshot, "snapshot name"))
 
 
@@ -359,7 +361,9 @@ class CloneSequence:
     delete: Command
 
 
-def clone_sequence(cfg: ExecConfig, source: str, clone: str, snapshot_uuid: str) -> CloneSequence:
+def clone_sequence(
+    cfg: CommandSettings, source: str, clone: str, snapshot_uuid: str
+) -> CloneSequence:
     snapshot = tmp_snapshot_name(snapshot_uuid)
     return CloneSequence(
         snapshot=snapshot,

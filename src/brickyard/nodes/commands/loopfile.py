@@ -26,11 +26,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ...config import ExecConfig
 from ..port import BrickSpec, DeviceSpec
 from . import fs, lvm
 from .argv import Command, CommandBatch, batch, check_abs_path, check_arg, check_id
 from .lvm import BRICK_CREATE_TIMEOUT, BRICK_DESTROY_TIMEOUT, DEVICE_TIMEOUT, DeviceTeardownPlan
+from .settings import CommandSettings
 
 __all__ = [
     "DEVICES_ROOT",
@@ -90,7 +90,7 @@ def brick_mount_point(brick: BrickSpec) -> str:
     return lvm.brick_mount_point(brick.device.id, brick.id)
 
 
-def loop_mount_options(cfg: ExecConfig) -> str:
+def loop_mount_options(cfg: CommandSettings) -> str:
     return f"loop,{check_arg(cfg.mountopts, 'mountopts')}"
 
 
@@ -105,14 +105,14 @@ def probe_device(device: DeviceSpec, timeout: float = DEVICE_TIMEOUT) -> Command
     return Command(("stat", "-L", "-c", "%F", check_abs_path(device.name, "device name")), timeout)
 
 
-def device_fstab_line(cfg: ExecConfig, device: DeviceSpec) -> str:
+def device_fstab_line(cfg: CommandSettings, device: DeviceSpec) -> str:
     """``<dev> /var/lib/heketi/devices/<id> xfs <mountopts> 0 0``."""
     return fs.fstab_line(
         device.name, device_dir(device), "xfs", check_arg(cfg.mountopts, "mountopts"), 0, 0
     )
 
 
-def device_setup(cfg: ExecConfig, device: DeviceSpec, destroy_data: bool) -> CommandBatch:
+def device_setup(cfg: CommandSettings, device: DeviceSpec, destroy_data: bool) -> CommandBatch:
     """One batch (5 min).
 
     Block device: ``[wipefs --all <dev>]``, ``mkfs.xfs -i size=512 -n size=8192 <dev>`` (without
@@ -168,7 +168,7 @@ def device_statfs(device: DeviceSpec, timeout: float = DEVICE_TIMEOUT) -> Comman
     return Command(("stat", "-f", "-c", "%S %b %a", device_dir(device)), timeout)
 
 
-def device_teardown_plan(cfg: ExecConfig, device: DeviceSpec) -> DeviceTeardownPlan:
+def device_teardown_plan(cfg: CommandSettings, device: DeviceSpec) -> DeviceTeardownPlan:
     """``remove`` batch, then ``rmdir`` of the mount parent (missing tolerated).
 
     Block device: ``rmdir <dir>/images`` (fails while brick images remain), ``umount <dir>``,
@@ -200,7 +200,7 @@ def device_teardown_plan(cfg: ExecConfig, device: DeviceSpec) -> DeviceTeardownP
 # Bricks
 
 
-def brick_fstab_line(cfg: ExecConfig, brick: BrickSpec) -> str:
+def brick_fstab_line(cfg: CommandSettings, brick: BrickSpec) -> str:
     """``<image> <mount point> xfs loop,<mountopts> 0 0``."""
     return fs.fstab_line(
         brick_image(brick), brick_mount_point(brick), "xfs", loop_mount_options(cfg), 0, 0
@@ -216,7 +216,7 @@ def image_size(brick: BrickSpec) -> int:
     return brick.tp_size + brick.pool_metadata_size
 
 
-def brick_create(cfg: ExecConfig, brick: BrickSpec) -> CommandBatch:
+def brick_create(cfg: CommandSettings, brick: BrickSpec) -> CommandBatch:
     """The brick-create batch (10 min); on failure run `brick_destroy_plan`.
 
     ``mkdir -p <images dir>``; ``truncate -s <tp_size + pool_metadata_size>K <image>`` (see
@@ -272,7 +272,7 @@ class LoopBrickDestroyPlan:
     rmdir: Command
 
 
-def brick_destroy_plan(cfg: ExecConfig, brick: BrickSpec) -> LoopBrickDestroyPlan:
+def brick_destroy_plan(cfg: CommandSettings, brick: BrickSpec) -> LoopBrickDestroyPlan:
     timeout = BRICK_DESTROY_TIMEOUT
     image = brick_image(brick)
     mnt = brick_mount_point(brick)

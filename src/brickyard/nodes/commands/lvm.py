@@ -1,7 +1,7 @@
 """LVM backend: the node-level command sequences of Heketi (internals §4.5), as argv.
 
 Every command line is Heketi's, word for word, with the configured values
-(`ExecConfig`): ``lvm_wrapper`` (split like a shell would, prefixed to ``/usr/sbin/lvm`` and
+(`CommandSettings`): ``lvm_wrapper`` (split like a shell would, prefixed to ``/usr/sbin/lvm`` and
 ``/usr/bin/udevadm`` only), ``--autobackup=y|n`` from ``backup_lvm_metadata``,
 ``pv_data_alignment``, ``vg_physicalextentsize``, ``lv_chunksize``, ``xfs_su``/``xfs_sw`` (both
 needed), ``mountopts`` and ``fstab``. Timeouts are Heketi's: device setup/teardown/info 5 min,
@@ -35,10 +35,10 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from ...config import ExecConfig
 from ..port import BrickSpec, DeviceSpec
 from . import fs
 from .argv import Command, CommandBatch, batch, check_abs_path, check_arg, check_id, minutes
+from .settings import CommandSettings
 
 __all__ = [
     "ARBITER_CHUNKSIZE",
@@ -146,7 +146,7 @@ def is_glusterd_managed(mount_point: str) -> bool:
 # Prefixes
 
 
-def _wrapper(cfg: ExecConfig) -> tuple[str, ...]:
+def _wrapper(cfg: CommandSettings) -> tuple[str, ...]:
     words = tuple(shlex.split(cfg.lvm_wrapper)) if cfg.lvm_wrapper.strip() else ()
     for word in words:
         if "\x00" in word:
@@ -154,20 +154,22 @@ def _wrapper(cfg: ExecConfig) -> tuple[str, ...]:
     return words
 
 
-def lvm_prefix(cfg: ExecConfig) -> tuple[str, ...]:
+def lvm_prefix(cfg: CommandSettings) -> tuple[str, ...]:
     """``/usr/sbin/lvm``, or ``<wrapper words…> /usr/sbin/lvm``."""
     return (*_wrapper(cfg), LVM)
 
 
-def udevadm_prefix(cfg: ExecConfig) -> tuple[str, ...]:
+def udevadm_prefix(cfg: CommandSettings) -> tuple[str, ...]:
     return (*_wrapper(cfg), UDEVADM)
 
 
-def autobackup(cfg: ExecConfig) -> str:
+def autobackup(cfg: CommandSettings) -> str:
     return f"--autobackup={'y' if cfg.backup_lvm_metadata else 'n'}"
 
 
-def _lvm(cfg: ExecConfig, *args: str, timeout: float, tolerate: tuple[str, ...] = ()) -> Command:
+def _lvm(
+    cfg: CommandSettings, *args: str, timeout: float, tolerate: tuple[str, ...] = ()
+) -> Command:
     return Command((*lvm_prefix(cfg), *args), timeout, tolerate=tolerate)
 
 
@@ -179,7 +181,7 @@ def wipefs(device: str, timeout: float = DEVICE_TIMEOUT) -> Command:
     return Command(("wipefs", "--all", check_abs_path(device, "device")), timeout)
 
 
-def pvcreate(cfg: ExecConfig, device: str, timeout: float = DEVICE_TIMEOUT) -> Command:
+def pvcreate(cfg: CommandSettings, device: str, timeout: float = DEVICE_TIMEOUT) -> Command:
     return _lvm(
         cfg,
         "pvcreate",
@@ -192,7 +194,7 @@ def pvcreate(cfg: ExecConfig, device: str, timeout: float = DEVICE_TIMEOUT) -> C
 
 
 def vgcreate(
-    cfg: ExecConfig, device_id: str, device: str, timeout: float = DEVICE_TIMEOUT
+    cfg: CommandSettings, device_id: str, device: str, timeout: float = DEVICE_TIMEOUT
 ) -> Command:
     return _lvm(
         cfg,
@@ -206,7 +208,7 @@ def vgcreate(
     )
 
 
-def device_setup(cfg: ExecConfig, device: DeviceSpec, destroy_data: bool) -> CommandBatch:
+def device_setup(cfg: CommandSettings, device: DeviceSpec, destroy_data: bool) -> CommandBatch:
     """``[wipefs --all <dev>]``, ``pvcreate``, ``vgcreate`` — one batch, 5 min.
 
     Afterwards: `pvs_identify` + `udev_symlinks` (identification) and `vgdisplay` (sizes); any
@@ -219,7 +221,7 @@ def device_setup(cfg: ExecConfig, device: DeviceSpec, destroy_data: bool) -> Com
     )
 
 
-def pvs_identify(cfg: ExecConfig, device: str, timeout: float = DEVICE_TIMEOUT) -> Command:
+def pvs_identify(cfg: CommandSettings, device: str, timeout: float = DEVICE_TIMEOUT) -> Command:
     """``pvs -o pv_name,pv_uuid,vg_name --reportformat=json <dev>``
     (parse with `parsers.parse_pv_uuid`)."""
     return _lvm(
@@ -233,7 +235,7 @@ def pvs_identify(cfg: ExecConfig, device: str, timeout: float = DEVICE_TIMEOUT) 
     )
 
 
-def udev_symlinks(cfg: ExecConfig, device: str, timeout: float = DEVICE_TIMEOUT) -> Command:
+def udev_symlinks(cfg: CommandSettings, device: str, timeout: float = DEVICE_TIMEOUT) -> Command:
     """``udevadm info --query=symlink --name=<dev>`` (parse with
     `parsers.parse_udev_symlinks`; on failure the device name is the only path)."""
     return Command(
@@ -247,7 +249,7 @@ def udev_symlinks(cfg: ExecConfig, device: str, timeout: float = DEVICE_TIMEOUT)
     )
 
 
-def vgs_pv_uuid(cfg: ExecConfig, device_id: str, timeout: float = DEVICE_TIMEOUT) -> Command:
+def vgs_pv_uuid(cfg: CommandSettings, device_id: str, timeout: float = DEVICE_TIMEOUT) -> Command:
     """Look a missing PV UUID up by VG: ``vgs -o pv_name,pv_uuid,vg_name --reportformat=json
     vg_<id>`` (failure only logged)."""
     return _lvm(
@@ -261,23 +263,23 @@ def vgs_pv_uuid(cfg: ExecConfig, device_id: str, timeout: float = DEVICE_TIMEOUT
     )
 
 
-def vgdisplay(cfg: ExecConfig, device_id: str, timeout: float = DEVICE_TIMEOUT) -> Command:
+def vgdisplay(cfg: CommandSettings, device_id: str, timeout: float = DEVICE_TIMEOUT) -> Command:
     """``vgdisplay -c vg_<id>`` (parse with `parsers.parse_vgdisplay`)."""
     return _lvm(cfg, "vgdisplay", "-c", vg_name(device_id), timeout=timeout)
 
 
-def vg_names(cfg: ExecConfig, timeout: float = DEVICE_TIMEOUT) -> Command:
+def vg_names(cfg: CommandSettings, timeout: float = DEVICE_TIMEOUT) -> Command:
     """``vgs -o vg_name --reportformat=json``: every VG of the node (`parsers.parse_vg_names`),
     so the node inventory asks `lvs_bricks` only about VGs that exist (lvs fails on a missing
     one)."""
     return _lvm(cfg, "vgs", "-o", "vg_name", "--reportformat=json", timeout=timeout)
 
 
-def vgremove(cfg: ExecConfig, device_id: str, timeout: float = DEVICE_TIMEOUT) -> Command:
+def vgremove(cfg: CommandSettings, device_id: str, timeout: float = DEVICE_TIMEOUT) -> Command:
     return _lvm(cfg, "vgremove", "-qq", vg_name(device_id), timeout=timeout)
 
 
-def pvremove(cfg: ExecConfig, pv_path: str, timeout: float = DEVICE_TIMEOUT) -> Command:
+def pvremove(cfg: CommandSettings, pv_path: str, timeout: float = DEVICE_TIMEOUT) -> Command:
     return _lvm(cfg, "pvremove", "-qq", check_abs_path(pv_path, "PV path"), timeout=timeout)
 
 
@@ -302,7 +304,7 @@ class DeviceTeardownPlan:
 
 
 def device_teardown_plan(
-    cfg: ExecConfig, device: DeviceSpec, pv_uuid: str = "", paths: tuple[str, ...] = ()
+    cfg: CommandSettings, device: DeviceSpec, pv_uuid: str = "", paths: tuple[str, ...] = ()
 ) -> DeviceTeardownPlan:
     return DeviceTeardownPlan(
         remove=batch(
@@ -328,7 +330,9 @@ def check_brick_sizes(brick: BrickSpec) -> None:
             raise ValueError(f"brick {what} must be positive, got {value}")
 
 
-def lvcreate(cfg: ExecConfig, brick: BrickSpec, timeout: float = BRICK_CREATE_TIMEOUT) -> Command:
+def lvcreate(
+    cfg: CommandSettings, brick: BrickSpec, timeout: float = BRICK_CREATE_TIMEOUT
+) -> Command:
     """``lvcreate -qq --autobackup=n --poolmetadatasize <M>K --chunksize <C> --size <T>K --thin
     vg_<d>/tp_<b> --virtualsize <S>K --name brick_<b>``."""
     check_brick_sizes(brick)
@@ -354,11 +358,11 @@ def lvcreate(cfg: ExecConfig, brick: BrickSpec, timeout: float = BRICK_CREATE_TI
     )
 
 
-def brick_mount_options(cfg: ExecConfig) -> str:
+def brick_mount_options(cfg: CommandSettings) -> str:
     return check_arg(cfg.mountopts, "mountopts")
 
 
-def brick_fstab_line(cfg: ExecConfig, brick: BrickSpec) -> str:
+def brick_fstab_line(cfg: CommandSettings, brick: BrickSpec) -> str:
     """``<devnode> <mnt> xfs <mountopts> 1 2``."""
     return fs.fstab_line(
         brick_devnode(brick.device.id, brick.id),
@@ -370,7 +374,7 @@ def brick_fstab_line(cfg: ExecConfig, brick: BrickSpec) -> str:
     )
 
 
-def brick_create(cfg: ExecConfig, brick: BrickSpec) -> CommandBatch:
+def brick_create(cfg: CommandSettings, brick: BrickSpec) -> CommandBatch:
     """The brick-create batch (10 min). On any failure run `brick_destroy_plan` for the brick.
 
     ``mkdir -p <mnt>``; ``lvcreate``; ``mkfs.xfs``; fstab append; ``mount -o <mountopts>
@@ -389,7 +393,7 @@ def brick_create(cfg: ExecConfig, brick: BrickSpec) -> CommandBatch:
     )
 
 
-def lvremove(cfg: ExecConfig, target: str, timeout: float = BRICK_DESTROY_TIMEOUT) -> Command:
+def lvremove(cfg: CommandSettings, target: str, timeout: float = BRICK_DESTROY_TIMEOUT) -> Command:
     """``lvremove --autobackup=n -f <vg>/<lv>``; a missing LV ("not found", "failed to find")
     counts as removed."""
     return _lvm(
@@ -403,7 +407,7 @@ def lvremove(cfg: ExecConfig, target: str, timeout: float = BRICK_DESTROY_TIMEOU
     )
 
 
-def thin_count(cfg: ExecConfig, pool: str, timeout: float = BRICK_DESTROY_TIMEOUT) -> Command:
+def thin_count(cfg: CommandSettings, pool: str, timeout: float = BRICK_DESTROY_TIMEOUT) -> Command:
     """``lvs --noheadings --options=thin_count <vg>/<pool>``. A TOLERATED outcome means the
     pool is missing: count 0. Otherwise parse stdout with `parsers.parse_thin_count`."""
     return _lvm(
@@ -420,7 +424,9 @@ def thin_count(cfg: ExecConfig, pool: str, timeout: float = BRICK_DESTROY_TIMEOU
 LVS_BRICK_FIELDS = "vg_name,lv_name,pool_lv,lv_size,lv_metadata_size"
 
 
-def lvs_bricks(cfg: ExecConfig, device_ids: list[str], timeout: float = DEVICE_TIMEOUT) -> Command:
+def lvs_bricks(
+    cfg: CommandSettings, device_ids: list[str], timeout: float = DEVICE_TIMEOUT
+) -> Command:
     """``lvs -o vg_name,lv_name,pool_lv,lv_size,lv_metadata_size --units k --reportformat=json
     vg_<id>…``: the LVs of the devices' VGs with sizes in KiB; for a thin pool ``lv_size`` is
     its data size and ``lv_metadata_size`` its metadata LV (`parsers.parse_thin_bricks`)."""
@@ -467,7 +473,7 @@ class BrickDestroyPlan:
 
 
 def brick_destroy_plan(
-    cfg: ExecConfig,
+    cfg: CommandSettings,
     brick: BrickSpec,
     *,
     mount_point: str | None = None,

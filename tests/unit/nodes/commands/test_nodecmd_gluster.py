@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from brickyard.config import ExecConfig
 from brickyard.nodes.commands import gluster
+from brickyard.nodes.commands.settings import CommandSettings
 from brickyard.nodes.port import GlusterBrick, GlusterVolumeSpec
 
 P = "gluster --mode=script --timeout=600"
@@ -24,12 +24,12 @@ def args(bs: list[GlusterBrick]) -> str:
 
 
 def test_prefix_and_timeouts() -> None:
-    cfg = ExecConfig()
+    cfg = CommandSettings()
     assert gluster.gluster_prefix(cfg) == split(P)
     assert gluster.gluster_timeout(cfg) == 11 * 60
-    assert gluster.gluster_timeout(ExecConfig(gluster_cli_timeout=120)) == 10 * 60
-    assert gluster.gluster_timeout(ExecConfig(gluster_cli_timeout=1200)) == 21 * 60
-    assert gluster.volume_start(ExecConfig(gluster_cli_timeout=30), "v").argv[:3] == (
+    assert gluster.gluster_timeout(CommandSettings(gluster_cli_timeout=120)) == 10 * 60
+    assert gluster.gluster_timeout(CommandSettings(gluster_cli_timeout=1200)) == 21 * 60
+    assert gluster.volume_start(CommandSettings(gluster_cli_timeout=30), "v").argv[:3] == (
         "gluster",
         "--mode=script",
         "--timeout=30",
@@ -40,11 +40,11 @@ def test_prefix_and_timeouts() -> None:
 
 
 def test_peers() -> None:
-    cfg = ExecConfig()
+    cfg = CommandSettings()
     assert gluster.peer_probe(cfg, "node2.example").argvs == [
         split(f"{P} peer probe node2.example")
     ]
-    limited = gluster.peer_probe(ExecConfig(snapshot_limit=14), "10.0.0.2")
+    limited = gluster.peer_probe(CommandSettings(snapshot_limit=14), "10.0.0.2")
     assert limited.argvs == [
         split(f"{P} peer probe 10.0.0.2"),
         split(f"{P} snapshot config snap-max-hard-limit 14"),
@@ -64,7 +64,7 @@ def test_create_replica3_single_set() -> None:
         replica=3,
         options=[("performance.rda-cache-limit", "10MB"), ("user.heketi.id", "abc")],
     )
-    out = gluster.volume_create(ExecConfig(), spec)
+    out = gluster.volume_create(CommandSettings(), spec)
     assert out.argvs == [
         split(f"{P} volume create vol_1 replica 3 {args(bs)}"),
         split(f"{P} volume set vol_1 performance.rda-cache-limit 10MB"),
@@ -77,13 +77,13 @@ def test_create_replica3_single_set() -> None:
 def test_create_arbiter() -> None:
     bs = bricks(3)
     spec = GlusterVolumeSpec(name="v", bricks=bs, replica=3, arbiter=True)
-    out = gluster.volume_create(ExecConfig(), spec)
+    out = gluster.volume_create(CommandSettings(), spec)
     assert out.argvs[0] == split(f"{P} volume create v replica 3 arbiter 1 {args(bs)}")
 
 
 def test_create_distribute_chunks_of_15() -> None:
     bs = bricks(20)
-    out = gluster.volume_create(ExecConfig(), GlusterVolumeSpec(name="v", bricks=bs))
+    out = gluster.volume_create(CommandSettings(), GlusterVolumeSpec(name="v", bricks=bs))
     assert out.argvs == [
         split(f"{P} volume create v {args(bs[:1])}"),
         split(f"{P} volume add-brick v {args(bs[1:16])}"),
@@ -94,7 +94,9 @@ def test_create_distribute_chunks_of_15() -> None:
 
 def test_create_replicate_chunks_of_5_sets() -> None:
     bs = bricks(21)  # 7 sets of 3: create 1 set, add 5 sets, add 1 set
-    out = gluster.volume_create(ExecConfig(), GlusterVolumeSpec(name="v", bricks=bs, replica=3))
+    out = gluster.volume_create(
+        CommandSettings(), GlusterVolumeSpec(name="v", bricks=bs, replica=3)
+    )
     assert out.argvs == [
         split(f"{P} volume create v replica 3 {args(bs[:3])}"),
         split(f"{P} volume add-brick v {args(bs[3:18])}"),
@@ -102,7 +104,7 @@ def test_create_replicate_chunks_of_5_sets() -> None:
         split(f"{P} volume start v"),
     ]
     exact = gluster.volume_create(
-        ExecConfig(), GlusterVolumeSpec(name="v", bricks=bricks(18), replica=3)
+        CommandSettings(), GlusterVolumeSpec(name="v", bricks=bricks(18), replica=3)
     )
     assert len(exact) == 3  # create, one add-brick of 15, start
 
@@ -110,7 +112,7 @@ def test_create_replicate_chunks_of_5_sets() -> None:
 def test_create_disperse_one_set_per_command() -> None:
     bs = bricks(18)  # 3 sets of 4+2
     spec = GlusterVolumeSpec(name="ec", bricks=bs, disperse_data=4, disperse_redundancy=2)
-    out = gluster.volume_create(ExecConfig(), spec)
+    out = gluster.volume_create(CommandSettings(), spec)
     assert out.argvs == [
         split(f"{P} volume create ec disperse-data 4 redundancy 2 {args(bs[:6])}"),
         split(f"{P} volume add-brick ec {args(bs[6:12])}"),
@@ -125,17 +127,17 @@ def test_create_options_skip_empty() -> None:
         bricks=bricks(1),
         options=[("", ""), ("  ", "x"), ("group", "gluster-block"), ("nfs.disable", "")],
     )
-    out = gluster.volume_create(ExecConfig(), spec)
+    out = gluster.volume_create(CommandSettings(), spec)
     assert out.argvs[1:3] == [
         split(f"{P} volume set v group gluster-block"),
         split(f"{P} volume set v nfs.disable"),
     ]
-    spaced = gluster.volume_set(ExecConfig(), "v", "user.note", "two words")
+    spaced = gluster.volume_set(CommandSettings(), "v", "user.note", "two words")
     assert spaced.argv[-1] == "two words"
 
 
 def test_create_rejects_bad_layouts() -> None:
-    cfg = ExecConfig()
+    cfg = CommandSettings()
     with pytest.raises(ValueError):
         gluster.volume_create(cfg, GlusterVolumeSpec(name="v", bricks=bricks(2), replica=3))
     with pytest.raises(ValueError):
@@ -166,7 +168,7 @@ def test_add_brick_chunks() -> None:
 
 
 def test_expand() -> None:
-    cfg = ExecConfig()
+    cfg = CommandSettings()
     spec = GlusterVolumeSpec(name="v", bricks=bricks(3), replica=3)
     new = bricks(18)
     out = gluster.volume_expand(cfg, spec, new)
@@ -186,7 +188,7 @@ def test_expand() -> None:
 
 
 def test_lifecycle_and_queries() -> None:
-    cfg = ExecConfig()
+    cfg = CommandSettings()
     old = GlusterBrick("10.0.0.1", "/var/lib/heketi/mounts/vg_a/brick_b/brick")
     new = GlusterBrick("10.0.0.4", "/var/lib/heketi/mounts/vg_c/brick_d/brick")
     assert gluster.volume_stop(cfg, "v").argv == split(f"{P} volume stop v force")
@@ -206,7 +208,7 @@ def test_lifecycle_and_queries() -> None:
 
 def test_clone_sequence() -> None:
     seq = gluster.clone_sequence(
-        ExecConfig(), "vol_src", "vol_clone", "0d1c2b3a495867768594a3b2c1d0e0f1"
+        CommandSettings(), "vol_src", "vol_clone", "0d1c2b3a495867768594a3b2c1d0e0f1"
     )
     snap = "tmpsnap_0d1c2b3a495867768594a3b2c1d0e0f1"
     assert seq.snapshot == snap

@@ -9,9 +9,9 @@ import shlex
 
 import pytest
 
-from brickyard.config import ExecConfig
 from brickyard.nodes.commands import lvm
 from brickyard.nodes.commands.argv import Outcome, to_shell
+from brickyard.nodes.commands.settings import CommandSettings
 from brickyard.nodes.port import BrickSpec, DeviceSpec
 
 D = "3f5d6c0e8b2a4f1c9d7e6b5a4c3d2e1f"
@@ -28,7 +28,7 @@ def split(line: str) -> tuple[str, ...]:
 
 
 def test_device_setup_default() -> None:
-    out = lvm.device_setup(ExecConfig(), DEVICE, destroy_data=False)
+    out = lvm.device_setup(CommandSettings(), DEVICE, destroy_data=False)
     assert out.argvs == [
         split("/usr/sbin/lvm pvcreate -qq --metadatasize=128M --dataalignment=256K /dev/sdb"),
         split(f"/usr/sbin/lvm vgcreate -qq --physicalextentsize=4M --autobackup=n vg_{D} /dev/sdb"),
@@ -37,13 +37,13 @@ def test_device_setup_default() -> None:
 
 
 def test_device_setup_destroy_data_wipes_first() -> None:
-    out = lvm.device_setup(ExecConfig(), DEVICE, destroy_data=True)
+    out = lvm.device_setup(CommandSettings(), DEVICE, destroy_data=True)
     assert out.argvs[0] == split("wipefs --all /dev/sdb")
     assert len(out) == 3
 
 
 def test_device_setup_config_values() -> None:
-    cfg = ExecConfig(
+    cfg = CommandSettings(
         pv_data_alignment="1M",
         vg_physicalextentsize="32M",
         backup_lvm_metadata=True,
@@ -63,7 +63,7 @@ def test_device_setup_config_values() -> None:
 
 
 def test_identification_and_sizes() -> None:
-    cfg = ExecConfig()
+    cfg = CommandSettings()
     assert lvm.pvs_identify(cfg, "/dev/sdb").argv == split(
         "/usr/sbin/lvm pvs -o pv_name,pv_uuid,vg_name --reportformat=json /dev/sdb"
     )
@@ -74,7 +74,7 @@ def test_identification_and_sizes() -> None:
     assert lvm.vgs_pv_uuid(cfg, D).argv == split(
         f"/usr/sbin/lvm vgs -o pv_name,pv_uuid,vg_name --reportformat=json vg_{D}"
     )
-    wrapped = ExecConfig(lvm_wrapper="/usr/local/bin/in-host")
+    wrapped = CommandSettings(lvm_wrapper="/usr/local/bin/in-host")
     assert lvm.udev_symlinks(wrapped, "/dev/sdb").argv[:2] == (
         "/usr/local/bin/in-host",
         "/usr/bin/udevadm",
@@ -85,7 +85,7 @@ def test_identification_and_sizes() -> None:
 
 def test_device_teardown_by_uuid_path_and_rmdir() -> None:
     plan = lvm.device_teardown_plan(
-        ExecConfig(), DEVICE, pv_uuid="Xh3Cz0-1bq3-RM5b-Ovv6-5jhs-Np5U-pLnq9d"
+        CommandSettings(), DEVICE, pv_uuid="Xh3Cz0-1bq3-RM5b-Ovv6-5jhs-Np5U-pLnq9d"
     )
     assert plan.remove.argvs == [
         split(f"/usr/sbin/lvm vgremove -qq vg_{D}"),
@@ -104,12 +104,12 @@ def test_teardown_pv_path_fallbacks() -> None:
         "/dev/disk/by-id/wwn-0x5"
     )
     assert lvm.teardown_pv_path(DEVICE) == "/dev/sdb"
-    plan = lvm.device_teardown_plan(ExecConfig(), DEVICE)
+    plan = lvm.device_teardown_plan(CommandSettings(), DEVICE)
     assert plan.remove.argvs[1] == split("/usr/sbin/lvm pvremove -qq /dev/sdb")
 
 
 def test_brick_create_default_exact() -> None:
-    out = lvm.brick_create(ExecConfig(), BRICK)
+    out = lvm.brick_create(CommandSettings(), BRICK)
     assert out.argvs == [
         split(f"mkdir -p {MNT}"),
         split(
@@ -129,7 +129,7 @@ def test_brick_create_default_exact() -> None:
 
 def test_brick_create_with_gid() -> None:
     brick = BrickSpec(id=B, device=DEVICE, size=2048, tp_size=2048, pool_metadata_size=12, gid=2001)
-    out = lvm.brick_create(ExecConfig(), brick)
+    out = lvm.brick_create(CommandSettings(), brick)
     assert out.argvs[-3:] == [
         split(f"mkdir {MNT}/brick"),
         split(f"chown :2001 {MNT}/brick"),
@@ -142,11 +142,11 @@ def test_brick_create_with_gid() -> None:
 
 
 def test_brick_create_xfs_su_sw_needs_both() -> None:
-    both = lvm.brick_create(ExecConfig(xfs_su=128, xfs_sw=10), BRICK)
+    both = lvm.brick_create(CommandSettings(xfs_su=128, xfs_sw=10), BRICK)
     assert both.argvs[2] == split(f"mkfs.xfs -i size=512 -d su=128,sw=10 -n size=8192 {DEVNODE}")
-    only_su = lvm.brick_create(ExecConfig(xfs_su=128), BRICK)
+    only_su = lvm.brick_create(CommandSettings(xfs_su=128), BRICK)
     assert only_su.argvs[2] == split(f"mkfs.xfs -i size=512 -n size=8192 {DEVNODE}")
-    only_sw = lvm.brick_create(ExecConfig(xfs_sw=10), BRICK)
+    only_sw = lvm.brick_create(CommandSettings(xfs_sw=10), BRICK)
     assert only_sw.argvs[2] == split(f"mkfs.xfs -i size=512 -n size=8192 {DEVNODE}")
 
 
@@ -154,7 +154,7 @@ def test_brick_create_arbiter() -> None:
     arbiter = BrickSpec(
         id=B, device=DEVICE, size=1024, tp_size=1024, pool_metadata_size=8, arbiter=True
     )
-    cfg = ExecConfig(lv_chunksize="512K", xfs_su=128, xfs_sw=10)
+    cfg = CommandSettings(lv_chunksize="512K", xfs_su=128, xfs_sw=10)
     out = lvm.brick_create(cfg, arbiter)
     assert "--chunksize 256K" in to_shell(out[1].argv)
     assert out.argvs[2] == split(f"mkfs.xfs -i maxpct=100 -n size=8192 {DEVNODE}")
@@ -163,7 +163,7 @@ def test_brick_create_arbiter() -> None:
 
 
 def test_brick_create_config_values() -> None:
-    cfg = ExecConfig(
+    cfg = CommandSettings(
         backup_lvm_metadata=True,
         mountopts="rw,noatime,nouuid",
         fstab="/etc/fstab.heketi",
@@ -180,20 +180,20 @@ def test_brick_create_config_values() -> None:
 def test_brick_create_rejects_bad_sizes_and_ids() -> None:
     with pytest.raises(ValueError):
         lvm.brick_create(
-            ExecConfig(),
+            CommandSettings(),
             BrickSpec(id=B, device=DEVICE, size=0, tp_size=1, pool_metadata_size=1),
         )
     with pytest.raises(ValueError):
         lvm.brick_create(
-            ExecConfig(),
+            CommandSettings(),
             BrickSpec(id="x/../y", device=DEVICE, size=1, tp_size=1, pool_metadata_size=1),
         )
     with pytest.raises(ValueError):
-        lvm.brick_create(ExecConfig(mountopts="rw noatime"), BRICK)
+        lvm.brick_create(CommandSettings(mountopts="rw noatime"), BRICK)
 
 
 def test_brick_destroy_plan_default() -> None:
-    plan = lvm.brick_destroy_plan(ExecConfig(), BRICK)
+    plan = lvm.brick_destroy_plan(CommandSettings(), BRICK)
     assert plan.mount_point == MNT
     assert plan.umount.argv == split(f"umount {MNT}")
     assert plan.umount.outcome(32, f"umount: {MNT}: not mounted.") is Outcome.TOLERATED
@@ -222,7 +222,7 @@ def test_brick_destroy_plan_default() -> None:
 
 
 def test_brick_destroy_plan_options() -> None:
-    cfg = ExecConfig(debug_umount_failures=True, backup_lvm_metadata=True, fstab="/etc/ft")
+    cfg = CommandSettings(debug_umount_failures=True, backup_lvm_metadata=True, fstab="/etc/ft")
     plan = lvm.brick_destroy_plan(cfg, BRICK)
     assert plan.lsof is not None
     assert plan.lsof.argv == ("lsof", MNT)
@@ -234,7 +234,7 @@ def test_brick_destroy_plan_options() -> None:
 def test_brick_destroy_plan_clone_brick() -> None:
     snap_mnt = "/run/gluster/snaps/abc/brick1"
     plan = lvm.brick_destroy_plan(
-        ExecConfig(), BRICK, mount_point=snap_mnt, lv="abc_0", pool=f"tp_{B}"
+        CommandSettings(), BRICK, mount_point=snap_mnt, lv="abc_0", pool=f"tp_{B}"
     )
     assert plan.fstab_remove is None
     assert plan.umount.argv == ("umount", snap_mnt)
@@ -250,6 +250,6 @@ def test_names() -> None:
     assert lvm.dm_devnode("vg_a-b", "brick_c") == "/dev/mapper/vg_a--b-brick_c"
     assert lvm.brick_mount_point(D, B) == BRICK.mount_point
     assert lvm.device_mount_parent(D) == f"/var/lib/heketi/mounts/vg_{D}"
-    assert lvm.autobackup(ExecConfig()) == "--autobackup=n"
-    assert lvm.lvm_prefix(ExecConfig()) == ("/usr/sbin/lvm",)
-    assert lvm.lvm_prefix(ExecConfig(lvm_wrapper="  ")) == ("/usr/sbin/lvm",)
+    assert lvm.autobackup(CommandSettings()) == "--autobackup=n"
+    assert lvm.lvm_prefix(CommandSettings()) == ("/usr/sbin/lvm",)
+    assert lvm.lvm_prefix(CommandSettings(lvm_wrapper="  ")) == ("/usr/sbin/lvm",)

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from brickyard.config import ExecConfig
 from brickyard.nodes.commands import gluster, loopfile, lvm
 from brickyard.nodes.commands.argv import Command, CommandBatch, to_shell
+from brickyard.nodes.commands.settings import CommandSettings
 from brickyard.nodes.port import BrickSpec, DeviceSpec, GlusterBrick, GlusterVolumeSpec
 
 no_nul_text = st.text().filter(lambda s: "\x00" not in s)
@@ -85,9 +85,9 @@ def test_lvm_and_loopfile_builders_never_emit_nul(
     pv_uuid: str,
 ) -> None:
     try:
-        cfg = ExecConfig(lvm_wrapper=wrapper, mountopts=mountopts or "rw", fstab=fstab or "/e")
+        cfg = CommandSettings(lvm_wrapper=wrapper, mountopts=mountopts or "rw", fstab=fstab or "/e")
     except Exception:
-        cfg = ExecConfig()
+        cfg = CommandSettings()
     device = DeviceSpec(id=device_id, name=name)
     brick = BrickSpec(
         id=brick_id,
@@ -130,7 +130,7 @@ def test_lvm_and_loopfile_builders_never_emit_nul(
 def test_gluster_builders_never_emit_nul(
     volume: str, host: str, path: str, key: str, value: str, snapshot: str, replica: int
 ) -> None:
-    cfg = ExecConfig()
+    cfg = CommandSettings()
     per_set = replica or 1
     bricks = [GlusterBrick(host, path)] * (per_set * 2)
     spec = GlusterVolumeSpec(name=volume, bricks=bricks, replica=replica, options=[(key, value)])

@@ -1,5 +1,4 @@
-"""`GET /db/dump` in Heketi's export format and `GET /db/check` with Heketi's invariants
-(internals §1.11), computed from the store."""
+"""`GET /db/check`: Heketi's invariants (internals §1.11), checked on the store."""
 
 from __future__ import annotations
 
@@ -7,109 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from ..domain.model import Brick, Cluster, Device, Node, PendingOperation, Volume
-from ..store.sql import SqlStore, Transaction
-from .views import brick_json, device_info, node_info, volume_json
-
-
-def dump_database(store: SqlStore) -> dict[str, Any]:
-    with store.read() as tx:
-        return _dump(tx)
-
-
-def _dump(tx: Transaction) -> dict[str, Any]:
-    clusters = tx.all(Cluster)
-    nodes = tx.all(Node)
-    devices = tx.all(Device)
-    volumes = tx.all(Volume)
-    bricks = tx.all(Brick)
-    ops = tx.all(PendingOperation)
-    nodes_of: dict[str, list[str]] = defaultdict(list)
-    hosts_of: dict[str, list[str]] = defaultdict(list)
-    for n in nodes:
-        nodes_of[n.cluster_id].append(n.id)
-        hosts_of[n.cluster_id].append(n.storage_host)
-    volumes_of: dict[str, list[str]] = defaultdict(list)
-    for v in volumes:
-        volumes_of[v.cluster_id].append(v.id)
-    devices_of: dict[str, list[str]] = defaultdict(list)
-    for d in devices:
-        devices_of[d.node_id].append(d.id)
-    bricks_of_device: dict[str, list[str]] = defaultdict(list)
-    bricks_of_volume: dict[str, list[str]] = defaultdict(list)
-    for b in bricks:
-        bricks_of_device[b.device_id].append(b.id)
-        bricks_of_volume[b.volume_id].append(b.id)
-    return {
-        "clusterentries": {
-            c.id: {
-                "Info": {
-                    "id": c.id,
-                    "nodes": nodes_of[c.id],
-                    "volumes": volumes_of[c.id],
-                    "block": c.block,
-                    "file": c.file,
-                    "blockvolumes": [],
-                }
-            }
-            for c in clusters
-        },
-        "volumeentries": {
-            v.id: {
-                "Info": volume_json(v, [], hosts_of[v.cluster_id], with_bricks=False),
-                "Bricks": bricks_of_volume[v.id],
-                "GlusterVolumeOptions": v.options,
-                "Pending": {"Id": v.pending_op_id},
-            }
-            for v in volumes
-        },
-        "brickentries": {
-            b.id: {
-                "Info": brick_json(b),
-                "TpSize": b.tp_size,
-                "PoolMetadataSize": b.pool_metadata_size,
-                "Pending": {"Id": b.pending_op_id},
-                "LvmThinPool": "",
-                "LvmLv": "",
-                "SubType": int(b.subtype),
-                "SetIndex": b.set_index,
-                "Position": b.position,
-            }
-            for b in bricks
-        },
-        "nodeentries": {
-            n.id: {
-                "State": n.state.value,
-                "Info": node_info(n),
-                "Devices": devices_of[n.id],
-            }
-            for n in nodes
-        },
-        "deviceentries": {
-            d.id: {
-                "State": d.state.value,
-                "Info": device_info(d),
-                "Bricks": bricks_of_device[d.id],
-                "NodeId": d.node_id,
-                "ExtentSize": d.extent_size,
-                "Backend": d.backend,
-            }
-            for d in devices
-        },
-        "blockvolumeentries": {},
-        "dbattributeentries": {k: {"Key": k, "Value": v} for k, v in tx.attributes().items()},
-        "pendingoperations": {
-            op.id: {
-                "Id": op.id,
-                "Timestamp": op.timestamp,
-                "Type": int(op.type),
-                "Actions": [
-                    {"Change": int(c.change), "Id": c.id, "Delta": c.delta} for c in op.changes
-                ],
-                "Status": op.status,
-            }
-            for op in ops
-        },
-    }
+from ..store.sql import SqlStore
 
 
 class _Bucket:

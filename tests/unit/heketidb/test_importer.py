@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from brickyard.domain.model import Brick, BrickSubType
-from brickyard.store.heketi_import import (
+from brickyard.heketidb.importer import (
     MAX_REPORTED,
     DumpError,
     ImportSummary,

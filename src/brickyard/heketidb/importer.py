@@ -50,8 +50,8 @@ from ..domain.model import (
     Volume,
 )
 from ..domain.validation import VOLUME_NAME, is_valid_device_name, is_valid_hostname, tag_errors
-from .sql import SqlStore, Transaction
-from .tables import (
+from ..store.sql import SqlStore, Transaction
+from ..store.tables import (
     bricks,
     clusters,
     db_attributes,
