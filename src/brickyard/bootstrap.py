@@ -12,11 +12,10 @@ from fastapi import FastAPI
 
 from .api.app import create_app
 from .api.auth import JwtKeys
-from .api.queue import OperationQueue
-from .api.recovery import CleanerSettings, background_cleaner, recover
 from .api.routes.admin import apply_log_level
 from .api.state import ApiState
 from .config import ConfigError, ExecConfig, Settings
+from .crashtest import hook_from_env
 from .domain.sizing import BrickLimits
 from .domain.units import GIB
 from .nodes.commands.settings import CommandSettings
@@ -25,8 +24,15 @@ from .nodes.port import NodeAgent
 from .nodes.remote import RemoteNodeAgent
 from .nodes.sim import SimNodeAgent, SimWorld
 from .nodes.transports import LocalTransport, SshSettings, SshTransport
-from .services import journal
 from .services.context import ServiceContext, ServiceSettings
+from .services.health import MonitorSettings
+from .services.operations.recovery import (
+    CleanerSettings,
+    adopt_orphans,
+    background_cleaner,
+    recover_at_start,
+)
+from .services.queue import OperationQueue
 from .services.registry import Services
 from .store.migrate import upgrade
 from .store.sql import SqlStore, sqlite_url
@@ -123,22 +129,26 @@ class Server:
     tasks: set[asyncio.Task[object]] = field(default_factory=set)
 
     async def recover(self) -> None:
-        """Crash recovery: run at start, before the first request is answered."""
-        await recover(self.services, self.store)
+        """Crash recovery: settle what an earlier run left (requests are answered meanwhile:
+        every operation is claimed before anyone acts on it)."""
+        await recover_at_start(self.services.runner)
 
     def start_background(self) -> None:
-        """Recovery at once, then the background cleaner (on the running event loop)."""
+        """Recovery at once, then the background cleaner; the node health monitor beside
+        them (on the running event loop)."""
 
         async def run() -> None:
             try:
                 await self.recover()
             except Exception:  # keep serving; the cleaner retries what is left
                 log.exception("crash recovery at start")
-            await background_cleaner(self.services, self.cleaner)
+            await background_cleaner(self.services.runner, self.cleaner)
 
-        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(run())
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        loop = asyncio.get_running_loop()
+        for work in (run(), self.services.health.run()):
+            task: asyncio.Task[object] = loop.create_task(work)
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
 
 def build_server(
@@ -147,10 +157,20 @@ def build_server(
     store = SqlStore(database_url(settings))
     upgrade(store.engine)
     ctx = ServiceContext(
-        store=store, agent=agent or build_agent(settings), settings=service_settings(settings)
+        store=store,
+        agent=agent or build_agent(settings),
+        settings=service_settings(settings),
+        crash_hook=hook_from_env(),
     )
-    services = Services.build(ctx)
-    stale = journal.mark_all_stale(ctx)
+    queue = OperationQueue(settings.glusterfs.max_inflight_operations, store)
+    g = settings.glusterfs
+    monitor = MonitorSettings(
+        enabled=not g.disable_monitor_gluster_nodes,
+        start=float(g.start_time_monitor_gluster_nodes),
+        interval=float(g.refresh_time_monitor_gluster_nodes),
+    )
+    services = Services.build(ctx, queue, monitor)
+    stale = adopt_orphans(ctx)
     if stale:
         log.warning("%d unfinished operations from an earlier run are marked stale", stale)
     keys = None
@@ -163,7 +183,6 @@ def build_server(
     apply_log_level(settings.glusterfs.loglevel)
     state = ApiState(
         services=services,
-        queue=OperationQueue(settings.glusterfs.max_inflight_operations, store),
         keys=keys,
         admin_state=settings.default_state,
         log_level=settings.glusterfs.loglevel,

@@ -18,8 +18,9 @@ import httpx
 import pytest
 from conftest import Testbed, scrub_bed, start_heketi
 
+from brickyard.crashtest import CRASH_ENV
 from brickyard.domain.model import OperationType
-from brickyard.services.steps import CRASH_ENV, crash_points
+from brickyard.services.operations.registry import crash_points
 
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 ROLLED_BACK = "The server restarted during this operation; it was rolled back"

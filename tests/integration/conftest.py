@@ -38,6 +38,11 @@ POLL_TIMEOUT = 10.0
 _MISSING: Any = object()
 
 
+class SimulatedCrash(BaseException):
+    """Raised at a crash point by in-process tests: not an Exception, so no handler of the
+    operation sees it and nothing is rolled back, as after a real crash."""
+
+
 def brick_charge(brick_kib: int, extent: int = 4096) -> int:
     """What a brick of `brick_kib` takes from its device (internals §2.6, factor 1)."""
 

@@ -412,7 +412,8 @@ async def build_state(h: Harness) -> Topology:
     )
     await h.ok_303(await h.post(f"/volumes/{data['id']}/clone", {"name": "data_clone"}), "/volumes")
     doomed = await h.create_volume(size=1, durability=R3)
-    h.world.fail(topo.manage[topo.nodes[1]], "brick_destroy")
+    # Twice: the delete retries a brick destroy once as it rolls forward.
+    h.world.fail(topo.manage[topo.nodes[1]], "brick_destroy", times=2)
     await h.failed(await h.delete(f"/volumes/{doomed['id']}"))
     await h.ok_204(await h.post(f"/devices/{topo.devices[2]}/state", {"state": "offline"}))
     return topo

@@ -6,55 +6,47 @@ queue entry answered truthfully. The same on real GlusterFS with SIGKILL: tests/
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from brickyard.domain.model import OperationType
-from brickyard.services import steps
-from brickyard.services.steps import SimulatedCrash, crash_points
+from brickyard.services.operations.registry import crash_points
 from brickyard.store import queue_results
 
-from .conftest import Harness
+from .conftest import Harness, SimulatedCrash
 
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 ROLLED_BACK = "The server restarted during this operation; it was rolled back"
 
 
-@pytest.fixture
-def crash_at() -> Iterator[list[str]]:
-    """Append a crash point name to crash there; points reached are recorded after it."""
-    target: list[str] = []
-    reached: list[str] = []
-
-    def handler(point: str) -> None:
-        reached.append(point)
-        if target and point == target[0]:
-            target.clear()
-            raise SimulatedCrash(point)
-
-    steps.set_crash_handler(handler)
-    try:
-        yield target
-    finally:
-        steps.set_crash_handler(None)
-
-
 class Restartable:
-    """A server that can crash and come back on the same database and nodes."""
+    """A server that can crash and come back on the same database and nodes. Append a crash
+    point's name to `crash_at` to crash there (once)."""
 
     def __init__(self, db_dir: Path) -> None:
         self.db_dir = db_dir
-        self.h = Harness.open(db_dir)
+        self.crash_at: list[str] = []
+        self.h = self._open()
+
+    def _open(self, world: Any = None) -> Harness:
+        harness = Harness.open(self.db_dir, world=world)
+        harness.server.services.ctx.crash_hook = self._crash
+        return harness
+
+    def _crash(self, point: str) -> None:
+        if self.crash_at and point == self.crash_at[0]:
+            self.crash_at.clear()
+            raise SimulatedCrash(point)
 
     async def restart(self) -> None:
         old = self.h
         await old.queue.drain()  # collects the crashed task; nothing more runs
         await old.client.aclose()
         old.server.store.close()
-        self.h = Harness.open(self.db_dir, world=old.world)
+        self.h = self._open(world=old.world)
         await self.h.server.recover()
 
     async def close(self) -> None:
@@ -66,6 +58,11 @@ async def server(tmp_path: Path) -> AsyncIterator[Restartable]:
     restartable = Restartable(tmp_path)
     yield restartable
     await restartable.close()
+
+
+@pytest.fixture
+def crash_at(server: Restartable) -> list[str]:
+    return server.crash_at
 
 
 async def _crash_during(server: Restartable, response: Any) -> str:

@@ -293,7 +293,8 @@ async def test_brick_destroy_failure_during_delete_is_cleaned_up(
 ) -> None:
     start = await harness.device_storage()
     vol = await harness.create_volume(size=1, durability=R3)
-    harness.world.fail(topology.manage[topology.nodes[1]], "brick_destroy")
+    # Twice: rolling forward, the delete tries a failed brick destroy once more.
+    harness.world.fail(topology.manage[topology.nodes[1]], "brick_destroy", times=2)
     message = await harness.failed(await harness.delete(f"/volumes/{vol['id']}"))
     assert "could not be removed" in message
     counts = await harness.get_json("/operations")

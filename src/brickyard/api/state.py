@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -10,10 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..services.jobs import Job
+from ..services.queue import OperationQueue
 from ..services.registry import Services
 from .auth import JwtKeys
 from .decode import DecodeError
-from .queue import OperationQueue
 from .responses import accepted
 
 ADMIN_STATES = ("normal", "read-only", "local-client")
@@ -23,7 +22,6 @@ LOG_LEVELS = ("none", "critical", "error", "warning", "info", "debug")
 @dataclass
 class ApiState:
     services: Services
-    queue: OperationQueue
     keys: JwtKeys | None  # None: started with --disable-auth
     admin_state: str = "normal"
     log_level: str = "info"
@@ -33,14 +31,11 @@ class ApiState:
         self, build: Callable[[], Job | Awaitable[Job]], throttled: bool = False, html: bool = False
     ) -> Response:
         """Reserve a slot (429 when full), plan the job, queue it and answer 202."""
-        slot = self.queue.reserve(throttled)
-        try:
-            built = build()
-            job = await built if inspect.isawaitable(built) else built
-        except BaseException:
-            slot.release()
-            raise
-        return accepted(self.queue.submit(job, slot), html_body=html)
+        return accepted(await self.queue.start(build, throttled), html_body=html)
+
+    @property
+    def queue(self) -> OperationQueue:
+        return self.services.queue
 
 
 def api_state(request: Request) -> ApiState:

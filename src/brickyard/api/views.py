@@ -15,6 +15,7 @@ from ..heketidb.export import volume_json as volume_json
 from ..services.clusters import ClusterView
 from ..services.devices import DeviceView
 from ..services.nodes import NodeView
+from ..services.topology import TopologySnapshot
 from ..services.volumes import VolumeView
 
 
@@ -61,3 +62,43 @@ def cluster_view_json(view: ClusterView) -> dict[str, Any]:
 
 def volume_view_json(view: VolumeView) -> dict[str, Any]:
     return volume_json(view.volume, view.bricks, view.hosts)
+
+
+def topology_json(topology: TopologySnapshot) -> dict[str, Any]:
+    """GET /topology: every cluster with its volumes and nodes, each node with its devices and
+    their bricks (the shape of `heketi-cli topology info --json`)."""
+    bricks_by_device: dict[str, list[Brick]] = {}
+    bricks_by_volume: dict[str, list[Brick]] = {}
+    for b in topology.bricks:
+        bricks_by_device.setdefault(b.device_id, []).append(b)
+        bricks_by_volume.setdefault(b.volume_id, []).append(b)
+    devices_by_node: dict[str, list[Device]] = {}
+    for d in topology.devices:
+        devices_by_node.setdefault(d.node_id, []).append(d)
+    result: list[dict[str, Any]] = []
+    for c in topology.clusters:
+        members = [n for n in topology.nodes if n.cluster_id == c.id]
+        hosts = [n.storage_host for n in members]
+        result.append(
+            {
+                "volumes": [
+                    volume_json(v, bricks_by_volume.get(v.id, []), hosts)
+                    for v in topology.volumes
+                    if v.cluster_id == c.id
+                ],
+                "nodes": [
+                    node_json(
+                        n,
+                        [
+                            device_json(d, bricks_by_device.get(d.id, []))
+                            for d in devices_by_node.get(n.id, [])
+                        ],
+                    )
+                    for n in members
+                ],
+                "id": c.id,
+                "block": c.block,
+                "file": c.file,
+            }
+        )
+    return {"clusters": result}

@@ -236,12 +236,52 @@ class Change:
     delta: int = 0
 
 
+# The journal format this version writes. Rows of another format are recovered only when a
+# human asks for it (cleanup naming the operation): their steps may mean something else.
+# 1: Brickyard before operation claims (no intent steps); 2: claims, intent steps, kinds.
+JOURNAL_FORMAT = 2
+HEKETI_JOURNAL_FORMAT = 0  # imported from a Heketi database: Heketi's own semantics
+
+
+class OperationStatus(enum.StrEnum):
+    """Heketi's values: "" new (a live worker owns it), "stale" (left by a server that is
+    gone), "failed" (a rollback or cleanup could not finish; retried by cleanups)."""
+
+    NEW = ""
+    STALE = "stale"
+    FAILED = "failed"
+
+
 @dataclass
 class PendingOperation:
     id: str
     type: OperationType
     timestamp: int
     changes: list[Change] = field(default_factory=list)
-    status: str = ""  # "" new/in progress, "stale", "failed"
+    status: str = ""  # OperationStatus
     # What recovery needs that no other table holds, e.g. the hosts of a node being added.
     detail: dict[str, str] = field(default_factory=dict)
+    # The worker that holds the operation now ("" = nobody): whoever acts on an operation claims
+    # it first with a conditional update of this field, so no two workers ever act on it.
+    owner: str = ""
+    claimed_at: float = 0.0  # when `owner` took it (seconds since the epoch)
+    # Why it waits for a human ("" = it does not): recovery could not finish it and will not
+    # retry on its own. Its status is "failed".
+    held: str = ""
+    format: int = JOURNAL_FORMAT
+
+    @property
+    def needs_human(self) -> bool:
+        return bool(self.held)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One journaled step of an operation: `kind` says what (``brick-made``...), `subject` on
+    what (a brick id, a volume name), `text` says it for people. Kinds ending in ``-begun``
+    are intents, written before a node command whose effect recovery must look for."""
+
+    kind: str
+    subject: str
+    text: str
+    at: float

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, func, select
-from sqlalchemy.exc import IntegrityError
 
 from ..domain.ids import is_valid_id
 from ..domain.model import (
+    HEKETI_JOURNAL_FORMAT,
     BlockInfo,
     Brick,
     BrickSubType,
@@ -50,6 +50,7 @@ from ..domain.model import (
     Volume,
 )
 from ..domain.validation import VOLUME_NAME, is_valid_device_name, is_valid_hostname, tag_errors
+from ..store.errors import Duplicate
 from ..store.sql import SqlStore, Transaction
 from ..store.tables import (
     bricks,
@@ -694,6 +695,8 @@ class _Reader:
                 timestamp=entry.integer("Timestamp"),
                 changes=changes,
                 status=entry.choice("Status", _OPERATION_STATUSES, required=False),
+                # Recovered only when a human names it: Heketi journals no steps.
+                format=HEKETI_JOURNAL_FORMAT,
             )
         )
 
@@ -1049,8 +1052,6 @@ def load_dump(store: SqlStore, dump: HeketiDump) -> ImportSummary:
             tx.add_all(dump.operations)
             for key, value in sorted(dump.attributes.items()):
                 tx.set_attribute(key, value)
-    except IntegrityError as exc:  # a check above missed something: say what the db refused
-        raise DumpError(
-            [f"the database refused the data, nothing was imported: {exc.orig}"]
-        ) from exc
+    except Duplicate as exc:  # a check above missed something: say what the db refused
+        raise DumpError([f"the database refused the data, nothing was imported: {exc}"]) from exc
     return dump.summary()

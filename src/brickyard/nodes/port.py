@@ -98,6 +98,25 @@ class GlusterVolumeInfo:
 
 
 @dataclass(frozen=True)
+class VolumeOwnership:
+    """How to tell a gluster volume Brickyard made from one of the same name it did not:
+    gluster names it as ours (option ``user.heketi.id``) or it holds one of our bricks
+    ("host:path"; brick paths carry brick ids, which nobody else uses)."""
+
+    volume_id: str
+    bricks: frozenset[str] = frozenset()
+
+    def owns(self, info: GlusterVolumeInfo) -> bool:
+        if info.options.get("user.heketi.id") == self.volume_id:
+            return True
+        return any(str(b) in self.bricks for b in info.bricks)
+
+
+# What volume_destroy found.
+DESTROYED, ABSENT, FOREIGN = "destroyed", "absent", "foreign"
+
+
+@dataclass(frozen=True)
 class HealStatus:
     """One brick's line of `gluster volume heal <v> info`."""
 
@@ -205,8 +224,15 @@ class NodeAgent(Protocol):
         """`gluster volume replace-brick <volume> <old> <new> commit force`."""
         ...
 
-    async def volume_destroy(self, via: NodeAddress, name: str) -> None:
-        """Stop (force) and delete; a volume that does not exist counts as destroyed."""
+    async def heal_start(self, via: NodeAddress, volume: str) -> None:
+        """`gluster volume heal <volume>`: heal what is pending now (one attempt)."""
+        ...
+
+    async def volume_destroy(
+        self, via: NodeAddress, name: str, owner: VolumeOwnership | None = None
+    ) -> str:
+        """Stop (force) and delete. Returns DESTROYED, or ABSENT when there is no such volume,
+        or FOREIGN (nothing done) when `owner` is given and the volume is not its."""
         ...
 
     async def volume_info(self, via: NodeAddress, name: str) -> GlusterVolumeInfo | None: ...
@@ -219,8 +245,15 @@ class NodeAgent(Protocol):
         ...
 
     async def volume_clone(
-        self, via: NodeAddress, source: str, clone: str
-    ) -> GlusterVolumeInfo: ...
+        self, via: NodeAddress, source: str, clone: str, snapshot: str
+    ) -> GlusterVolumeInfo:
+        """Snapshot `source` as `snapshot`, clone it as `clone`, start the clone, and delete
+        the snapshot again (Heketi's sequence)."""
+        ...
+
+    async def snapshot_delete(self, via: NodeAddress, snapshot: str) -> None:
+        """Deactivate and delete a snapshot; one that does not exist counts as deleted."""
+        ...
 
     async def inventory(self, node: NodeAddress, devices: list[DeviceSpec]) -> NodeInventory:
         """What the node holds of Heketi's bricks (mounts, fstab lines, LVs/pools or images,

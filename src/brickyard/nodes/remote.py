@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Iterable
 
 from ..domain.errors import NodeCommandError
@@ -16,6 +15,9 @@ from .commands.argv import Command, Outcome
 from .commands.errors import GlusterError, OutputParseError
 from .commands.settings import CommandSettings
 from .port import (
+    ABSENT,
+    DESTROYED,
+    FOREIGN,
     BrickSpec,
     BrickStorage,
     DeviceReport,
@@ -26,6 +28,7 @@ from .port import (
     HealStatus,
     NodeAddress,
     NodeInventory,
+    VolumeOwnership,
     collect_bricks,
 )
 from .transports import CommandResult, Transport
@@ -34,11 +37,6 @@ log = logging.getLogger(__name__)
 
 LOOPFILE_EXTENT = 4096  # KiB: loop-file devices are accounted with LVM's default extents
 PEER_WAIT_SECONDS = 30.0
-
-
-# `volume heal` right after replace-brick: tries and seconds between them (about a minute).
-HEAL_START_ATTEMPTS = 20
-HEAL_START_PAUSE = 3.0
 
 
 def _failure(host: str, command: Command, result: CommandResult) -> NodeCommandError:
@@ -377,15 +375,22 @@ class RemoteNodeAgent:
                 except NodeCommandError as exc:  # Heketi logs and ignores this failure
                     log.warning("rebalance of %s not started: %s", volume.name, exc)
 
-    async def volume_destroy(self, via: NodeAddress, name: str) -> None:
+    async def volume_destroy(
+        self, via: NodeAddress, name: str, owner: VolumeOwnership | None = None
+    ) -> str:
         async with self._gluster_lock:
-            if await self._volume_info(via, name) is None:
-                return
+            info = await self._volume_info(via, name)
+            if info is None:
+                return ABSENT
+            if owner is not None and not owner.owns(info.to_port()):
+                log.warning("gluster volume %s on %s is not ours: left alone", name, via.manage)
+                return FOREIGN
             stop = gluster.volume_stop(self.cfg, name)
             stopped = await self._run(via.manage, stop, check=False)
             if stop.outcome(stopped.exit_code, stopped.stderr) is Outcome.FAILED:
                 log.warning("volume stop %s: %s", name, stopped.stderr.strip())
             await self._gluster(via.manage, gluster.volume_delete(self.cfg, name))
+            return DESTROYED
 
     async def _volume_info(self, via: NodeAddress, name: str) -> parsers.VolumeInfo | None:
         result = await self._run(via.manage, gluster.volume_info(self.cfg, name))
@@ -418,25 +423,15 @@ class RemoteNodeAgent:
     ) -> None:
         async with self._gluster_lock:
             await self._gluster(via.manage, gluster.replace_brick(self.cfg, volume, old, new))
-        await self._start_heal(via, volume)
 
-    async def _start_heal(self, via: NodeAddress, volume: str) -> None:
-        """The new brick is empty: start healing it now, not at the self-heal daemons' next
-        crawl (10 minutes). Right after replace-brick the daemons are still reloading and
-        gluster refuses ("brick op 'Heal' failed"); seconds later it accepts, so retry."""
-        for attempt in range(HEAL_START_ATTEMPTS):
-            try:
-                async with self._gluster_lock:
-                    await self._gluster(via.manage, gluster.heal_start(self.cfg, volume))
-                return
-            except NodeCommandError as exc:
-                if attempt + 1 == HEAL_START_ATTEMPTS:  # the daemons' crawl heals it later
-                    log.warning("heal of %s not started: %s", volume, exc)
-                    return
-            await asyncio.sleep(HEAL_START_PAUSE)
+    async def heal_start(self, via: NodeAddress, volume: str) -> None:
+        async with self._gluster_lock:
+            await self._gluster(via.manage, gluster.heal_start(self.cfg, volume))
 
-    async def volume_clone(self, via: NodeAddress, source: str, clone: str) -> GlusterVolumeInfo:
-        steps = gluster.clone_sequence(self.cfg, source, clone, uuid.uuid4().hex)
+    async def volume_clone(
+        self, via: NodeAddress, source: str, clone: str, snapshot: str
+    ) -> GlusterVolumeInfo:
+        steps = gluster.clone_sequence(self.cfg, source, clone, snapshot)
         host = via.manage
         async with self._gluster_lock:
             await self._gluster(host, steps.create)
@@ -453,3 +448,15 @@ class RemoteNodeAgent:
         if info is None:
             raise NodeCommandError(f"clone {clone} of {source} on {host}: not found after start")
         return info.to_port()
+
+    async def snapshot_delete(self, via: NodeAddress, snapshot: str) -> None:
+        async with self._gluster_lock:
+            listing = await self._gluster(via.manage, gluster.snapshot_list_all(self.cfg))
+            try:
+                names = parsers.parse_snapshot_list(listing.stdout)
+            except (GlusterError, OutputParseError) as exc:
+                raise NodeCommandError(f"gluster snapshot list on {via.manage}: {exc}") from exc
+            if snapshot not in names:
+                return
+            await self._run(via.manage, gluster.snapshot_deactivate(self.cfg, snapshot), False)
+            await self._gluster(via.manage, gluster.snapshot_delete(self.cfg, snapshot))

@@ -20,6 +20,9 @@ from ..domain.errors import NodeCommandError, NodeUnreachable
 from ..domain.units import GIB
 from .commands.parsers import brick_of_mount_point, parse_fstab_bricks
 from .port import (
+    ABSENT,
+    DESTROYED,
+    FOREIGN,
     BrickSpec,
     BrickStorage,
     DeviceReport,
@@ -30,10 +33,12 @@ from .port import (
     HealStatus,
     NodeAddress,
     NodeInventory,
+    VolumeOwnership,
     collect_bricks,
 )
 
 EXTENT_SIZE = 4096  # KiB, LVM's default 4 MiB physical extents
+SNAPSHOT_ROOT = "/run/gluster/snaps/"  # where gluster mounts the bricks of snapshot clones
 
 
 @dataclass
@@ -46,6 +51,7 @@ class SimThinPool:
 class SimVolumeGroup:
     device: str
     size: int
+    backend: str = "lvm"  # loop-file images are kept as thin pools here too
     pools: dict[str, SimThinPool] = field(default_factory=dict)
 
     @property
@@ -70,6 +76,7 @@ class SimTrustedPool:
     peers: set[str] = field(default_factory=set)  # storage hostnames
     volumes: dict[str, SimGlusterVolume] = field(default_factory=dict)
     brick_owner: dict[GlusterBrick, str] = field(default_factory=dict)  # brick -> volume name
+    snapshots: dict[str, str] = field(default_factory=dict)  # snapshot name -> volume name
 
     def add_bricks(self, volume: str, bricks: list[GlusterBrick]) -> None:
         for brick in bricks:
@@ -121,7 +128,7 @@ class SimWorld:
         self.delay = delay_ms / 1000.0
         self.nodes: dict[str, SimNode] = {}
         self._by_storage: dict[str, SimNode] = {}
-        self._failures: dict[tuple[str, str], str] = {}
+        self._failures: dict[tuple[str, str], tuple[str, int]] = {}
         self.pending_heal: dict[str, int] = {}
 
     def node(self, address: NodeAddress) -> SimNode:
@@ -136,9 +143,16 @@ class SimWorld:
     def by_storage(self, host: str) -> SimNode | None:
         return self._by_storage.get(host)
 
-    def fail(self, manage_host: str, operation: str, message: str = "simulated failure") -> None:
-        """Make the next `operation` (a NodeAgent method name) on the host fail once."""
-        self._failures[(manage_host, operation)] = message
+    def fail(
+        self,
+        manage_host: str,
+        operation: str,
+        message: str = "simulated failure",
+        times: int = 1,
+    ) -> None:
+        """Make the next `times` calls of `operation` (a NodeAgent method name) on the host
+        fail."""
+        self._failures[(manage_host, operation)] = (message, times)
 
     def volumes(self) -> dict[str, SimGlusterVolume]:
         result: dict[str, SimGlusterVolume] = {}
@@ -228,8 +242,11 @@ class SimNodeAgent:
             raise NodeUnreachable(
                 f"{operation}: dial tcp {address.manage}:22: connect: no route to host"
             )
-        message = self.world._failures.pop((address.manage, operation), None)
-        if message is not None:
+        failure = self.world._failures.pop((address.manage, operation), None)
+        if failure is not None:
+            message, times = failure
+            if times > 1:
+                self.world._failures[(address.manage, operation)] = (message, times - 1)
             raise SimulatedFailure(f"{operation}: {message}")
         return node
 
@@ -288,7 +305,7 @@ class SimNodeAgent:
                 f"A volume group called {device.vg_name} already exists.",
             )
         sim.volume_groups[device.vg_name] = SimVolumeGroup(
-            device=device.name, size=self.world.device_size
+            device=device.name, size=self.world.device_size, backend=device.backend
         )
         return self._report(sim, device)
 
@@ -457,9 +474,18 @@ class SimNodeAgent:
         sim.pool.brick_owner.pop(old, None)
         sim.pool.add_bricks(volume, [new])
 
-    async def volume_destroy(self, via: NodeAddress, name: str) -> None:
+    async def volume_destroy(
+        self, via: NodeAddress, name: str, owner: VolumeOwnership | None = None
+    ) -> str:
         sim = await self._enter(via, "volume_destroy")
+        found = sim.pool.volumes.get(name)
+        if found is None:
+            return ABSENT
+        info = GlusterVolumeInfo(found.name, found.status, list(found.bricks), dict(found.options))
+        if owner is not None and not owner.owns(info):
+            return FOREIGN
         sim.pool.remove_volume(name)
+        return DESTROYED
 
     async def volume_info(self, via: NodeAddress, name: str) -> GlusterVolumeInfo | None:
         sim = await self._enter(via, "volume_info")
@@ -489,18 +515,64 @@ class SimNodeAgent:
             )
         return result
 
-    async def volume_clone(self, via: NodeAddress, source: str, clone: str) -> GlusterVolumeInfo:
+    async def heal_start(self, via: NodeAddress, volume: str) -> None:
+        sim = await self._enter(via, "heal_start")
+        found = sim.pool.volumes.get(volume)
+        command = f"gluster volume heal {volume}"
+        if found is None:
+            raise _error(command, f"Volume {volume} does not exist")
+        if any(not self._brick_up(b) for b in found.bricks):
+            # What gluster answers while a brick of the volume is down.
+            raise _error(
+                command,
+                "Launching heal operation to perform index self heal on volume "
+                f"{volume} has been unsuccessful:\nGlusterd Syncop Mgmt brick op 'Heal' "
+                "failed. Please check glustershd log file for details.",
+            )
+
+    def _brick_up(self, brick: GlusterBrick) -> bool:
+        owner = self.world.by_storage(brick.host)
+        return owner is not None and owner.reachable and owner.glusterd_running
+
+    async def volume_clone(
+        self, via: NodeAddress, source: str, clone: str, snapshot: str
+    ) -> GlusterVolumeInfo:
         sim = await self._enter(via, "volume_clone")
         origin = sim.pool.volumes.get(source)
         if origin is None:
-            raise _error(f"gluster snapshot create {source}", f"Volume ({source}) does not exist")
+            raise _error(f"gluster snapshot create {snapshot}", f"Volume ({source}) does not exist")
+        if not all(self._thin(b) for b in origin.bricks):
+            raise _error(
+                f"gluster snapshot create {snapshot} {source}",
+                f"snapshot create: failed: Snapshot is supported only for thin provisioned LV. "
+                f"Ensure that all bricks of {source} are thinly provisioned LV.",
+            )
         if clone in sim.pool.volumes:
             raise _error(f"gluster snapshot clone {clone}", f"Volume ({clone}) already exists")
+        sim.pool.snapshots[snapshot] = source
         snap = uuid.uuid4().hex
         bricks = [
-            GlusterBrick(b.host, f"/run/gluster/snaps/{snap}/brick{i + 1}/brick")
+            GlusterBrick(b.host, f"{SNAPSHOT_ROOT}{snap}/brick{i + 1}/brick")
             for i, b in enumerate(origin.bricks)
         ]
         sim.pool.volumes[clone] = SimGlusterVolume(clone, bricks, "Started", dict(origin.options))
         sim.pool.add_bricks(clone, bricks)
+        del sim.pool.snapshots[snapshot]  # the sequence deletes its snapshot at the end
         return GlusterVolumeInfo(clone, "Started", bricks, dict(origin.options))
+
+    def _thin(self, brick: GlusterBrick) -> bool:
+        """Whether the brick is on a thin LV (gluster snapshots nothing else)."""
+        owner = self.world.by_storage(brick.host)
+        if owner is None:
+            return False
+        if brick.path.startswith(SNAPSHOT_ROOT):  # a clone's brick: a thin snapshot LV
+            return True
+        found = brick_of_mount_point(brick.path.removesuffix("/brick"))
+        if found is None:
+            return False
+        vg = owner.volume_groups.get(f"vg_{found[0]}")
+        return vg is not None and vg.backend != "loopfile"
+
+    async def snapshot_delete(self, via: NodeAddress, snapshot: str) -> None:
+        sim = await self._enter(via, "snapshot_delete")
+        sim.pool.snapshots.pop(snapshot, None)

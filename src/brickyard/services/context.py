@@ -1,14 +1,27 @@
-"""What every service needs: the store, the node agent and the settings that shape behaviour."""
+"""What every service needs: the store, the node agent, the settings that shape behaviour,
+and who this worker is (the name it claims operations under)."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..domain.placement import BalancedPlacer, HeketiRingPlacer, Placer
 from ..domain.sizing import BrickLimits
 from ..nodes.port import NodeAgent
 from ..store.sql import SqlStore
+from .heal import HealStarter
 from .placement_cache import PlacementCache
+
+# Called at every step boundary of every operation with the point's name
+# (``<operation type>:<step>:<n>``); the crash tests install one that kills the server there.
+CrashHook = Callable[[str], None]
+
+
+def no_crash(point: str) -> None:
+    """The hook of a normal server: step boundaries are not crash points."""
 
 
 @dataclass
@@ -31,10 +44,18 @@ class ServiceContext:
     store: SqlStore
     agent: NodeAgent
     settings: ServiceSettings
-    in_flight: set[str] = field(default_factory=set)  # operation ids being executed now
+    # This server's name in operation claims: unique per process, so a restarted server never
+    # mistakes what a dead one held for its own.
+    worker: str = field(default_factory=lambda: f"server-{uuid.uuid4().hex[:12]}")
+    crash_hook: CrashHook = no_crash
     placement: PlacementCache = field(init=False)
     placer: Placer = field(init=False)
+    heals: HealStarter = field(init=False)
+    # Leftovers are cleaned by cleanups and by the health monitor: one at a time.
+    leftover_lock: asyncio.Lock = field(init=False)
 
     def __post_init__(self) -> None:
         self.placement = PlacementCache(self.store)
+        self.heals = HealStarter(self.agent)
+        self.leftover_lock = asyncio.Lock()
         self.placer = HeketiRingPlacer() if self.settings.placer == "heketi" else BalancedPlacer()

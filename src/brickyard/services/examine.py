@@ -11,25 +11,40 @@ What is compared:
 * per cluster (gluster, through any node that answers): unknown gluster volume, volume missing
   on gluster, volume not started, brick list differing.
 
+* per journaled operation that is not being worked on: waiting for a human (with the reason),
+  failed (retried by cleanups), stale (recovered at the next cleanup), or held by a worker for
+  longer than an hour (stuck); each with the bricks it holds, on which node, and the space they
+  reserve. Their bricks are not compared one by one: recovery owns them.
+
 Safe fixes: an orphan brick that no gluster volume uses is destroyed on its node; a device whose
 accounting disagrees with its bricks gets used = sum of bricks, free = total - used. Everything
-else may hold data or be an admin's deliberate change, so it is reported for a human. Bricks of
-operations still in the journal (in flight, or kept for cleanup) are left to recovery."""
+else may hold data or be an admin's deliberate change, so it is reported for a human. A removed
+(failed) node that does not answer is no difference: it holds nothing but leftovers, which are
+listed."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..domain.errors import BrickyardError
-from ..domain.model import Brick, Device, Node, Volume
+from ..domain.model import (
+    Brick,
+    Device,
+    EntryState,
+    Node,
+    OperationStatus,
+    PendingOperation,
+    Volume,
+)
 from ..domain.units import GIB
 from ..nodes.port import BrickSpec, GlusterVolumeInfo, NodeInventory
 from ..store import leftovers
 from .context import ServiceContext
-from .journal import destroy_leftover
+from .leftovers import destroy_leftover
 from .lookup import address, device_spec
 
 log = logging.getLogger(__name__)
@@ -48,6 +63,12 @@ MISSING_VOLUME = "volume missing on gluster"
 NOT_STARTED = "volume not started"
 BRICK_LIST = "brick list mismatch"
 UNREACHABLE = "node unreachable"
+OP_HELD = "operation needs a human"
+OP_FAILED = "operation failed"
+OP_STALE = "operation stale"
+OP_STUCK = "operation stuck"
+# A worker holding an operation this long is reported (a remove of many bricks takes a while).
+STUCK_AFTER_SECONDS = 3600.0
 LEFT_ON_DEAD_NODE = " left on a dead node"  # "brick left on a dead node", "device ..."
 
 
@@ -92,6 +113,7 @@ class _Snapshot:
     bricks: list[Brick]
     settled: list[Brick]  # bricks no journaled operation is changing
     leftovers: dict[str, leftovers.Leftover]  # what dead nodes kept, by brick or device id
+    operations: list[PendingOperation] = field(default_factory=list)
 
 
 def _gib(kib: int) -> str:
@@ -113,6 +135,7 @@ class Examiner:
             if inventory is not None:
                 self._compare_node(db, node, inventory, in_use, report)
         self._compare_accounting(db, report)
+        self._operations(db, report)
         for leftover in db.leftovers.values():
             report.differences.append(
                 Difference(
@@ -139,6 +162,46 @@ class Examiner:
                 bricks=bricks,
                 settled=[b for b in bricks if not b.pending_op_id],
                 leftovers={x.id: x for x in leftovers.all_leftovers(tx)},
+                operations=tx.all(PendingOperation),
+            )
+
+    # -- the journal ------------------------------------------------------------------------
+    def _operations(self, db: _Snapshot, report: ExamineReport) -> None:
+        """Every operation nobody is settling, and what it holds where."""
+        hosts = {n.id: n.manage_host for n in db.nodes}
+        now = time.time()
+        for op in db.operations:
+            if op.held:
+                kind, why = OP_HELD, op.held
+            elif op.owner:
+                if now - op.claimed_at < STUCK_AFTER_SECONDS:
+                    continue  # being worked on
+                minutes = int((now - op.claimed_at) // 60)
+                kind, why = OP_STUCK, f"held by {op.owner} for {minutes} minutes"
+            elif op.status == OperationStatus.FAILED:
+                kind, why = OP_FAILED, "retried by every cleanup until a node answers"
+            else:
+                kind, why = OP_STALE, "settled by the next cleanup"
+            held = [b for b in db.bricks if b.pending_op_id == op.id]
+            where = sorted({hosts.get(b.node_id, b.node_id) for b in held})
+            holds = (
+                "; holds "
+                + ", ".join(
+                    f"brick {b.id} on {hosts.get(b.node_id, b.node_id)} device {b.device_id} "
+                    f"({b.space} KiB)"
+                    for b in held
+                )
+                + f"; {sum(b.space for b in held)} KiB reserved"
+                if held
+                else "; holds no brick"
+            )
+            report.differences.append(
+                Difference(
+                    kind,
+                    op.id,
+                    f"{op.type.type_name}: {why}{holds}",
+                    where[0] if where else "",
+                )
             )
 
     # -- gluster ----------------------------------------------------------------------------
@@ -211,7 +274,10 @@ class Examiner:
                     return node.id, exc
 
         found: dict[str, NodeInventory] = {}
+        removed = {n.id for n in db.nodes if n.state is EntryState.FAILED}
         for node_id, result in await asyncio.gather(*(one(n) for n in db.nodes)):
+            if isinstance(result, BrickyardError) and node_id in removed:
+                continue  # removed: it holds nothing of ours; its leftovers are listed
             if isinstance(result, BrickyardError):
                 host = next(n.manage_host for n in db.nodes if n.id == node_id)
                 report.differences.append(Difference(UNREACHABLE, host, str(result), host))

@@ -7,29 +7,45 @@ from dataclasses import dataclass
 from .clusters import ClusterService
 from .context import ServiceContext
 from .devices import DeviceService
-from .evict import BrickEviction
+from .evictions import EvictionService
+from .health import MonitorSettings, NodeHealth
 from .nodes import NodeService
+from .operations.runner import OperationRunner
+from .queue import OperationQueue
+from .topology import TopologyService
 from .volumes import VolumeService
 
 
 @dataclass
 class Services:
     ctx: ServiceContext
+    runner: OperationRunner
+    queue: OperationQueue
     clusters: ClusterService
     nodes: NodeService
     devices: DeviceService
     volumes: VolumeService
-    eviction: BrickEviction
+    evictions: EvictionService
+    topology: TopologyService
+    health: NodeHealth
 
     @classmethod
-    def build(cls, ctx: ServiceContext) -> Services:
-        volumes = VolumeService(ctx)
-        eviction = BrickEviction(ctx, volumes)
+    def build(
+        cls,
+        ctx: ServiceContext,
+        queue: OperationQueue,
+        monitor: MonitorSettings | None = None,
+    ) -> Services:
+        runner = OperationRunner(ctx)
         return cls(
             ctx,
+            runner,
+            queue,
             ClusterService(ctx),
-            NodeService(ctx, eviction),
-            DeviceService(ctx, eviction),
-            volumes,
-            eviction,
+            NodeService(ctx, runner),
+            DeviceService(ctx, runner),
+            VolumeService(ctx, runner),
+            EvictionService(ctx, runner),
+            TopologyService(ctx),
+            NodeHealth(ctx, monitor or MonitorSettings()),
         )

@@ -175,15 +175,35 @@ def brick_values(b: Brick) -> dict[str, Any]:
 
 
 def operation_from(row: RowMapping) -> PendingOperation:
+    """A journal row; types this version does not know (written by another version) load as
+    UNKNOWN with the raw number kept in the detail, so listing the journal never fails and
+    recovery holds them for a human."""
+    detail = {str(k): str(v) for k, v in dict(row["detail"] or {}).items()}
+    raw_type = row["type"]
+    if raw_type not in OperationType._value2member_map_:
+        detail["journal_type"] = str(raw_type)
     return PendingOperation(
         id=row["id"],
-        type=OperationType(row["type"]),
+        type=OperationType(raw_type)
+        if raw_type in OperationType._value2member_map_
+        else OperationType.UNKNOWN,
         timestamp=row["timestamp"],
         status=row["status"],
         changes=[
-            Change(ChangeType(c["change"]), c["id"], c.get("delta", 0)) for c in row["changes"]
+            Change(
+                ChangeType(c["change"])
+                if c["change"] in ChangeType._value2member_map_
+                else ChangeType.UNKNOWN,
+                c["id"],
+                c.get("delta", 0) or 0,
+            )
+            for c in row["changes"]
         ],
-        detail=dict(row["detail"] or {}),
+        detail=detail,
+        owner=row["owner"],
+        claimed_at=row["claimed_at"],
+        held=row["held"],
+        format=row["format"],
     )
 
 
@@ -195,4 +215,8 @@ def operation_values(op: PendingOperation) -> dict[str, Any]:
         "status": op.status,
         "changes": [{"change": int(c.change), "id": c.id, "delta": c.delta} for c in op.changes],
         "detail": op.detail,
+        "owner": op.owner,
+        "claimed_at": op.claimed_at,
+        "held": op.held,
+        "format": op.format,
     }

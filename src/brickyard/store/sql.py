@@ -6,6 +6,7 @@ placement can never double-book space; reads run without it."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,10 +29,22 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
 
-from ..domain.model import Brick, Cluster, Device, EntryState, Node, PendingOperation, Volume
+from ..domain.model import (
+    Brick,
+    Cluster,
+    Device,
+    EntryState,
+    Node,
+    OperationStatus,
+    PendingOperation,
+    StepRecord,
+    Volume,
+)
 from ..domain.placement import Candidate, merge_tags
 from . import rows
+from .errors import ClaimLost, Duplicate, StaleSpace
 from .tables import (
     bricks,
     clusters,
@@ -94,8 +107,7 @@ def _mapping(kind: type[E]) -> Mapping[E]:
     return MAPPINGS[kind]
 
 
-class StaleSpace(Exception):
-    """A device no longer has the space a placement counted on (another writer took it)."""
+__all__ = ["ClaimLost", "Duplicate", "SqlStore", "StaleSpace", "Transaction", "sqlite_url"]
 
 
 @dataclass
@@ -127,14 +139,20 @@ class Transaction:
     def add(self, entity: E) -> None:
         m = _mapping(type(entity))
         self._track(type(entity))
-        self.conn.execute(_STATEMENTS[m.table.name].insert, m.dump(entity))
+        try:
+            self.conn.execute(_STATEMENTS[m.table.name].insert, m.dump(entity))
+        except IntegrityError as exc:
+            raise Duplicate(f"{type(entity).__name__} {entity.id}: {exc.orig}") from exc
 
     def add_all(self, entities: list[E]) -> None:
         if not entities:
             return
         m = _mapping(type(entities[0]))
         self._track(type(entities[0]))
-        self.conn.execute(_STATEMENTS[m.table.name].insert, [m.dump(e) for e in entities])
+        try:
+            self.conn.execute(_STATEMENTS[m.table.name].insert, [m.dump(e) for e in entities])
+        except IntegrityError as exc:
+            raise Duplicate(f"{type(entities[0]).__name__}: {exc.orig}") from exc
 
     def update(self, entity: E) -> None:
         m = _mapping(type(entity))
@@ -154,10 +172,64 @@ class Transaction:
         if kind is PendingOperation:
             self.conn.execute(_DELETE_STEPS, {"op": entity_id})
 
-    # -- journal steps ----------------------------------------------------------------------
-    def operation_steps(self, op_id: str) -> list[tuple[str, float]]:
+    # -- journal: steps and claims ----------------------------------------------------------
+    def operation_steps(self, op_id: str) -> list[StepRecord]:
         rows = self.conn.execute(_SELECT_STEPS, {"op": op_id})
-        return [(step, at) for step, at in rows]
+        return [StepRecord(kind, subject, step, at) for step, at, kind, subject in rows]
+
+    def claim(self, op_id: str, owner: str, statuses: tuple[str, ...], held_too: bool) -> bool:
+        """Take an operation nobody holds whose status is one of `statuses` (and that waits
+        for no human, unless `held_too`). Returns whether this caller now holds it."""
+        conditions = [
+            pending_operations.c.id == op_id,
+            pending_operations.c.owner == "",
+            pending_operations.c.status.in_(statuses),
+        ]
+        if not held_too:
+            conditions.append(pending_operations.c.held == "")
+        done = self.conn.execute(
+            pending_operations.update()
+            .where(*conditions)
+            .values(owner=owner, claimed_at=time.time())
+        )
+        return bool(done.rowcount == 1)
+
+    def check_held(self, op_id: str, owner: str) -> None:
+        """Raise ClaimLost unless `owner` holds the operation (inside the transaction that
+        is about to change what the operation holds)."""
+        done = self.conn.execute(_TOUCH_CLAIM, {"op": op_id, "holder": owner})
+        if done.rowcount != 1:
+            raise ClaimLost(op_id, owner)
+
+    def release(self, op_id: str, owner: str, status: str, held: str = "") -> bool:
+        """Give the operation up with `status` (and the reason a human must look at it)."""
+        done = self.conn.execute(
+            pending_operations.update()
+            .where(pending_operations.c.id == op_id, pending_operations.c.owner == owner)
+            .values(owner="", status=status, held=held)
+        )
+        return bool(done.rowcount == 1)
+
+    def finish_operation(self, op_id: str, owner: str) -> None:
+        """Delete the journal entry (and its steps) of an operation `owner` holds."""
+        done = self.conn.execute(_DELETE_HELD, {"op": op_id, "holder": owner})
+        if done.rowcount != 1:
+            raise ClaimLost(op_id, owner)
+        self.conn.execute(_DELETE_STEPS, {"op": op_id})
+
+    def orphan_operations(self, alive: str) -> int:
+        """Every operation held by an owner other than `alive` (a server that is gone), or
+        new without an owner, becomes stale and free."""
+        done = self.conn.execute(
+            pending_operations.update()
+            .where(
+                (pending_operations.c.owner != "") & (pending_operations.c.owner != alive)
+                | (pending_operations.c.status == OperationStatus.NEW.value)
+                & (pending_operations.c.owner == "")
+            )
+            .values(owner="", status=OperationStatus.STALE.value)
+        )
+        return int(done.rowcount)
 
     def all(self, kind: type[E]) -> list[E]:
         m = _mapping(kind)
@@ -368,9 +440,14 @@ class SqlStore:
         finally:
             raw.close()
 
-    def record_step(self, op_id: str, step: str, at: float) -> None:
+    def record_step(
+        self, op_id: str, step: str, at: float, kind: str = "", subject: str = ""
+    ) -> None:
         """Append a node step to the journal of `op_id` (committed at once)."""
-        self.quick_write(_INSERT_STEP, {"op_id": op_id, "step": step, "at": at})
+        self.quick_write(
+            _INSERT_STEP,
+            {"op_id": op_id, "step": step, "at": at, "kind": kind, "subject": subject},
+        )
 
     def quick_write(self, statement: Insert | Update | Delete, params: dict[str, Any]) -> None:
         """One statement, committed at once, with no commit listeners: for the small appends on
@@ -456,14 +533,34 @@ _ADJUST_SPACE = (
     .values(free=devices.c.free - bindparam("delta"), used=devices.c.used + bindparam("delta"))
 )
 _INSERT_STEP = operation_steps.insert().values(
-    op_id=bindparam("op_id"), step=bindparam("step"), at=bindparam("at")
+    op_id=bindparam("op_id"),
+    step=bindparam("step"),
+    at=bindparam("at"),
+    kind=bindparam("kind"),
+    subject=bindparam("subject"),
 )
 _SELECT_STEPS = (
-    select(operation_steps.c.step, operation_steps.c.at)
+    select(
+        operation_steps.c.step,
+        operation_steps.c.at,
+        operation_steps.c.kind,
+        operation_steps.c.subject,
+    )
     .where(operation_steps.c.op_id == bindparam("op"))
     .order_by(operation_steps.c.seq)
 )
 _DELETE_STEPS = operation_steps.delete().where(operation_steps.c.op_id == bindparam("op"))
+_TOUCH_CLAIM = (
+    pending_operations.update()
+    .where(
+        pending_operations.c.id == bindparam("op"),
+        pending_operations.c.owner == bindparam("holder"),
+    )
+    .values(claimed_at=pending_operations.c.claimed_at)
+)
+_DELETE_HELD = pending_operations.delete().where(
+    pending_operations.c.id == bindparam("op"), pending_operations.c.owner == bindparam("holder")
+)
 _CLEAR_BRICKS = (
     bricks.update().where(bricks.c.pending_op_id == bindparam("op")).values(pending_op_id="")
 )

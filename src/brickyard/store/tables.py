@@ -112,6 +112,11 @@ pending_operations = Table(
     Column("changes", JSON, nullable=False),
     # What recovery needs that is not in other tables (the hosts of a node being added...).
     Column("detail", JSON, nullable=False, server_default="{}"),
+    # Claims (see domain.model.PendingOperation): who holds it, since when, why a human must.
+    Column("owner", String(128), nullable=False, server_default=""),
+    Column("claimed_at", Float, nullable=False, server_default="0"),
+    Column("held", Text, nullable=False, server_default=""),
+    Column("format", Integer, nullable=False, server_default="1"),
 )
 
 # Node steps of an operation, appended as each completes (what recovery and examine read).
@@ -122,6 +127,8 @@ operation_steps = Table(
     Column("op_id", ID, nullable=False, index=True),
     Column("step", String(255), nullable=False),
     Column("at", Float, nullable=False),
+    Column("kind", String(64), nullable=False, server_default=""),
+    Column("subject", String(255), nullable=False, server_default=""),
 )
 
 # Outcomes of asynchronous requests (GET /queue/<id>), kept until read, across restarts.

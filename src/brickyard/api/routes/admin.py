@@ -12,6 +12,7 @@ from ...domain.errors import InvalidRequest, NotFound
 from ...heketidb.check import check_database
 from ...heketidb.export import dump_database
 from ...services import journal
+from ...services.operations.recovery import begin_cleanup
 from .. import requests as parse
 from ..decode import DecodeError
 from ..responses import empty, json_response, text_error
@@ -83,7 +84,7 @@ async def operations(request: Request) -> Response:
 async def pending_operations(request: Request) -> Response:
     ctx = api_state(request).services.ctx
     return json_response(
-        {"pendingoperations": [journal.summary(ctx, op) for op in journal.all_operations(ctx)]}
+        {"pendingoperations": [journal.summary(op) for op in journal.all_operations(ctx)]}
     )
 
 
@@ -100,7 +101,7 @@ async def pending_operation(request: Request, op_id: str) -> Response:
 async def cleanup(request: Request) -> Response:
     ids = parse.cleanup(await read_body(request))
     api = api_state(request)
-    return await api.start(lambda: journal.begin_cleanup(api.services, ids))
+    return await api.start(lambda: begin_cleanup(api.services.runner, ids))
 
 
 @router.get("/db/dump")

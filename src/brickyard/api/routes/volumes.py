@@ -8,7 +8,6 @@ from starlette.responses import Response
 
 from ...domain.errors import OperationFailed
 from ...domain.model import Volume
-from ...services.jobs import Job
 from .. import requests as parse
 from ..responses import json_response
 from ..state import api_state, read_body
@@ -23,14 +22,7 @@ async def create_volume(request: Request) -> Response:
     api = api_state(request)
     volumes = api.services.volumes
     volumes.check_create(create)
-
-    def build() -> Job:
-        try:
-            return volumes.begin_create(create)
-        except OperationFailed as exc:
-            raise OperationFailed(f"Failed to allocate new volume: {exc.message}") from exc
-
-    return await api.start(build, throttled=True)
+    return await api.start(lambda: volumes.begin_create(create), throttled=True)
 
 
 @router.post("/volumes/plan")

@@ -49,6 +49,7 @@ __all__ = [
     "snapshot_deactivate",
     "snapshot_delete",
     "snapshot_list",
+    "snapshot_list_all",
     "tmp_snapshot_name",
     "volume_add_brick",
     "volume_create",
@@ -313,6 +314,11 @@ def snapshot_list(cfg: CommandSettings, volume: str) -> Command:
     return _gluster(cfg, "snapshot", "list", _volume(volume), "--xml")
 
 
+def snapshot_list_all(cfg: CommandSettings) -> Command:
+    """``snapshot list --xml``: every snapshot of the trusted pool."""
+    return _gluster(cfg, "snapshot", "list", "--xml")
+
+
 def snapshot_create(cfg: CommandSettings, snapshot: str, volume: str) -> Command:
     return _gluster(
         cfg,
@@ -361,10 +367,11 @@ class CloneSequence:
     delete: Command
 
 
-def clone_sequence(
-    cfg: CommandSettings, source: str, clone: str, snapshot_uuid: str
-) -> CloneSequence:
-    snapshot = tmp_snapshot_name(snapshot_uuid)
+def clone_sequence(cfg: CommandSettings, source: str, clone: str, snapshot: str) -> CloneSequence:
+    """The sequence for `clone` of `source` through the temporary snapshot `snapshot` (the
+    caller names it, e.g. `tmp_snapshot_name`, and journals the name first, so a crash in the
+    middle can be cleaned up)."""
+    check_arg(snapshot, "snapshot name")
     return CloneSequence(
         snapshot=snapshot,
         create=snapshot_create(cfg, snapshot, source),

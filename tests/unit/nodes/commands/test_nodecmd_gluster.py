@@ -207,10 +207,9 @@ def test_lifecycle_and_queries() -> None:
 
 
 def test_clone_sequence() -> None:
-    seq = gluster.clone_sequence(
-        CommandSettings(), "vol_src", "vol_clone", "0d1c2b3a495867768594a3b2c1d0e0f1"
-    )
-    snap = "tmpsnap_0d1c2b3a495867768594a3b2c1d0e0f1"
+    snap = gluster.tmp_snapshot_name("0d1c2b3a495867768594a3b2c1d0e0f1")
+    assert snap == "tmpsnap_0d1c2b3a495867768594a3b2c1d0e0f1"
+    seq = gluster.clone_sequence(CommandSettings(), "vol_src", "vol_clone", snap)
     assert seq.snapshot == snap
     assert seq.create.argv == split(f"{P} --xml snapshot create {snap} vol_src no-timestamp")
     assert seq.activate.argv == split(f"{P} --xml snapshot activate {snap}")
@@ -219,6 +218,10 @@ def test_clone_sequence() -> None:
     assert seq.info.argv == split(f"{P} volume info vol_clone --xml")
     assert seq.deactivate.argv == split(f"{P} --xml snapshot deactivate {snap}")
     assert seq.delete.argv == split(f"{P} --xml snapshot delete {snap}")
+
+
+def test_snapshot_list_all() -> None:
+    assert gluster.snapshot_list_all(CommandSettings()).argv == split(f"{P} snapshot list --xml")
 
 
 def test_kill_mount_users_only_acts_on_a_mount_point() -> None:

@@ -3,21 +3,26 @@ read once through GET /queue/<id>, and throttled jobs count against max_inflight
 
 Each outcome is also written to the database (Heketi keeps them in memory only): a client that
 polls across a restart still gets its answer, and a job the restart interrupted is answered
-once recovery has rolled its operation back or forward (`api.recovery`)."""
+once recovery has rolled its operation back or forward (`operations.recovery`).
+
+The HTTP side (202 and Location, 303/204/500 when polled) is the API's; this is the part that
+runs jobs, counts throttled ones and keeps their outcomes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ..domain.errors import BrickyardError, Busy
 from ..domain.ids import new_id
-from ..services.jobs import Job
 from ..store import queue_results as results
 from ..store.sql import SqlStore
+from .jobs import Job
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,20 @@ class OperationQueue:
                 raise Busy()
             self.throttled_in_flight += 1
         return Slot(self, throttled)
+
+    async def start(
+        self, build: Callable[[], Job | Awaitable[Job]], throttled: bool = False
+    ) -> str:
+        """Reserve a slot (Busy when full), build the job (its plan is journaled then; its
+        errors are the request's answer), run it in the background. Returns the queue path."""
+        slot = self.reserve(throttled)
+        try:
+            built = build()
+            job = await built if inspect.isawaitable(built) else built
+        except BaseException:
+            slot.release()
+            raise
+        return self.submit(job, slot)
 
     def submit(self, job: Job, slot: Slot) -> str:
         queue_id = new_id()

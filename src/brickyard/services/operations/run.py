@@ -1,0 +1,90 @@
+"""One execution (or recovery) of one operation by the worker that holds it: its step log, its
+crash points and its guarded writes.
+
+Every node step is appended to the journal as soon as it is done (`done`), and an intent before
+a node command whose effect recovery must look for (`begin`): a rollback reads these records,
+never what the process remembered, so a rollback after a failure and a recovery after a crash
+take the same decisions. After each step the context's crash hook is called with the point's
+name, ``<operation type>:<step kind>:<n>``; the crash tests kill the server there."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from ...domain.model import OperationType, StepRecord
+from ...store.sql import Transaction
+from ..context import ServiceContext
+
+
+class Run:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        op_id: str,
+        op_type: OperationType,
+        owner: str,
+        assume_begun: bool = False,
+    ) -> None:
+        self.ctx = ctx
+        self.op_id = op_id
+        self.type = op_type
+        self.owner = owner
+        # A journal of another format records no intents: assume every command may have run,
+        # so a rollback looks on the nodes instead of trusting an absence.
+        self.assume_begun = assume_begun
+        self._counts: Counter[str] = Counter()
+
+    # -- the journal ------------------------------------------------------------------------
+    def done(self, kind: str, text: str, subject: str = "") -> None:
+        """A node step completed."""
+        self._record(kind, text, subject)
+
+    def begin(self, kind: str, text: str, subject: str = "") -> None:
+        """About to run a node command whose effect recovery must look for (kind ends in
+        ``-begun``): without this record, recovery knows the command never ran."""
+        self._record(kind, text, subject)
+
+    def _record(self, kind: str, text: str, subject: str) -> None:
+        self.ctx.store.record_step(self.op_id, text, time.time(), kind, subject)
+        self.crash_point(kind)
+
+    def steps(self) -> list[StepRecord]:
+        """What the journal says was done, in order."""
+        with self.ctx.store.read() as tx:
+            return tx.operation_steps(self.op_id)
+
+    def recorded(self, kind: str) -> list[str]:
+        """The subjects of the journaled steps of `kind`."""
+        found = [s.subject for s in self.steps() if s.kind == kind]
+        if not found and self.assume_begun and kind.endswith("-begun"):
+            return ["(unknown: journal of another format)"]
+        return found
+
+    # -- guarded writes ---------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[Transaction]:
+        """A write transaction that changes what the operation holds: refused (ClaimLost)
+        unless this worker still holds the operation."""
+        with self.ctx.store.write() as tx:
+            tx.check_held(self.op_id, self.owner)
+            yield tx
+
+    def finish(self, tx: Transaction) -> None:
+        """Drop the journal entry: the operation is settled (inside `write`)."""
+        tx.finish_operation(self.op_id, self.owner)
+
+    # -- crash points -----------------------------------------------------------------------
+    def crash_point(self, kind: str) -> None:
+        self._counts[kind] += 1
+        self.ctx.crash_hook(f"{self.type.type_name}:{kind}:{self._counts[kind]}")
+
+
+def reraise_interruption(results: Sequence[object]) -> None:
+    """Gathered node work: an interruption (cancellation at shutdown, a test's simulated crash;
+    anything that is not an Exception) ends the operation at once, as it is."""
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result

@@ -1,0 +1,239 @@
+"""The one runner of every operation: plan and claim, execute, finalize or roll back, recover.
+
+Every worker that acts on an operation holds it first. A new operation is held from the
+transaction that journals it; recovery, the cleanup request and the background cleaner take a
+stale or failed one with a conditional update of its journal row (owner "" -> themselves), and
+whoever loses leaves it alone. Each write that changes what an operation holds checks the claim
+again, so nothing is ever executed, rolled back or cleaned twice.
+
+Recovery settles each operation on its own: one that cannot be settled now (a node does not
+answer) stays failed for a later cleanup; one that no way is safe for, or whose recovery itself
+fails, is held for a human with the reason; and recovery goes on with the others."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from ...domain.errors import BrickyardError, OperationFailed
+from ...domain.ids import new_id
+from ...domain.model import JOURNAL_FORMAT, OperationStatus, OperationType, PendingOperation
+from ...store.errors import ClaimLost, StaleSpace
+from ..context import ServiceContext
+from ..jobs import Job
+from ..leftovers import clean_leftovers
+from .base import NeedsHuman, Operation, Settled, brickyard_error
+from .registry import OPERATIONS
+from .run import Run
+
+log = logging.getLogger(__name__)
+
+RECOVERABLE = (OperationStatus.STALE.value, OperationStatus.FAILED.value)
+
+
+@dataclass
+class CleanupReport:
+    finished: dict[str, str] = field(default_factory=dict)  # op id -> what was done
+    forward: set[str] = field(default_factory=set)  # rolled forward: their request succeeded
+    failed: dict[str, str] = field(default_factory=dict)  # kept for a later cleanup: why
+    held: dict[str, str] = field(default_factory=dict)  # waiting for a human: why
+    busy: dict[str, str] = field(default_factory=dict)  # another worker holds it
+    leftovers_cleaned: int = 0  # bricks and devices of dead nodes destroyed now
+
+
+class OperationRunner:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def owner(self, purpose: str) -> str:
+        """The claim name of this server doing `purpose` (request, recovery, cleanup...)."""
+        return f"{self.ctx.worker}/{purpose}"
+
+    # -- running new operations -------------------------------------------------------------
+    def start(self, op: Operation) -> Job:
+        """Plan and journal `op` now (errors are the request's answer); the returned job
+        executes it."""
+        owner = self.owner("request")
+        self._plan(op, owner)
+
+        async def run() -> str | None:
+            return await self._execute(op, owner)
+
+        return Job(
+            run,
+            throttled=op.throttled,
+            description=op.description,
+            operation_id=op.op_id,
+            resource=op.resource,
+        )
+
+    async def run(self, op: Operation) -> str | None:
+        """Plan and execute `op` at once (an operation made of others: a remove's evictions)."""
+        owner = self.owner("request")
+        self._plan(op, owner)
+        return await self._execute(op, owner)
+
+    def _plan(self, op: Operation, owner: str, op_id: str = "") -> None:
+        op.op_id = op_id or new_id()
+        for attempt in range(2):
+            try:
+                with self.ctx.store.write() as tx:
+                    journal = op.plan(tx)
+                    tx.add(
+                        PendingOperation(
+                            op.op_id,
+                            op.type,
+                            int(time.time()),
+                            journal.changes,
+                            OperationStatus.NEW.value,
+                            journal.detail,
+                            owner=owner,
+                        )
+                    )
+                return
+            except StaleSpace as exc:
+                # Another writer took the space the cached index promised: reload, try again.
+                self.ctx.placement.invalidate()
+                if attempt:
+                    raise OperationFailed(
+                        "No space: the devices changed while placing; retry"
+                    ) from exc
+
+    async def _execute(self, op: Operation, owner: str) -> str | None:
+        run = Run(self.ctx, op.op_id, op.type, owner)
+        run.crash_point("planned")
+        attempts = max(1, getattr(op, "attempts", 1))
+        attempt = 1
+        while True:
+            try:
+                redirect = await op.execute(run)
+                with run.write() as tx:
+                    op.finalize(tx)
+                    run.finish(tx)
+            except ClaimLost as exc:
+                raise OperationFailed(f"{op.description}: {exc}") from exc
+            except Exception as exc:
+                log.warning("%s (attempt %d) failed: %s", op.description, attempt, exc)
+                settled = await self._roll_back(op, run, exc)
+                if settled.forward:
+                    log.info("%s: %s", op.description, settled.what)
+                    return settled.redirect
+                if attempt >= attempts:
+                    raise brickyard_error(exc) from exc
+                attempt += 1
+                try:
+                    # The same journal id: a poller's queue result names this operation.
+                    self._plan(op, owner, op.op_id)
+                except BrickyardError:
+                    raise brickyard_error(exc) from None
+                continue
+            run.crash_point("finalized")
+            return redirect
+
+    async def _roll_back(self, op: Operation, run: Run, failure: Exception) -> Settled:
+        error = brickyard_error(failure).message
+        try:
+            return await op.roll_back(run)
+        except NeedsHuman as why:
+            self._give_up(run, OperationStatus.FAILED.value, why.message)
+            raise OperationFailed(f"{error}; {why.message}") from failure
+        except ClaimLost as lost:
+            raise OperationFailed(f"{error}; rollback: {lost}") from failure
+        except BrickyardError as why:
+            self._give_up(run, OperationStatus.FAILED.value)
+            raise OperationFailed(f"{error}; {why.message}") from failure
+        except Exception as bug:
+            log.exception("rollback of %s crashed", op.description)
+            held = f"rollback failed: {type(bug).__name__}: {bug}"
+            self._give_up(run, OperationStatus.FAILED.value, held)
+            raise OperationFailed(f"{error}; {held}") from failure
+
+    def _give_up(self, run: Run, status: str, held: str = "") -> None:
+        """Release the operation, failed (retried by cleanups) or held for a human."""
+        with self.ctx.store.write() as tx:
+            tx.release(run.op_id, run.owner, status, held)
+
+    # -- recovery ---------------------------------------------------------------------------
+    async def recover(self, purpose: str, ids: set[str] | None = None) -> CleanupReport:
+        """Settle every stale or failed operation nobody holds, or those of `ids` (named by a
+        human: then one held for a human, or written by another version, is tried too)."""
+        explicit = bool(ids)
+        owner = self.owner(purpose)
+        report = CleanupReport()
+        with self.ctx.store.read() as tx:
+            ops = tx.all(PendingOperation)
+        ops.sort(key=lambda op: (_order(op.type), op.timestamp, op.id))
+        for op in ops:
+            if ids and op.id not in ids:
+                continue
+            if op.owner:
+                if explicit:
+                    report.busy[op.id] = f"being worked on by {op.owner}"
+                continue
+            if op.status not in RECOVERABLE:
+                continue
+            if op.held and not explicit:
+                report.held[op.id] = op.held
+                continue
+            with self.ctx.store.write() as tx:
+                claimed = tx.claim(op.id, owner, RECOVERABLE, held_too=explicit)
+            if not claimed:
+                report.busy[op.id] = "taken by another worker"
+                continue
+            await self._recover_one(op, owner, report, explicit)
+        report.leftovers_cleaned = await clean_leftovers(self.ctx)
+        return report
+
+    async def _recover_one(
+        self, op: PendingOperation, owner: str, report: CleanupReport, explicit: bool
+    ) -> None:
+        run = Run(self.ctx, op.id, op.type, owner, assume_begun=op.format != JOURNAL_FORMAT)
+        steps = [s.text for s in run.steps()]
+        name = op.type.type_name
+        log.info(
+            "recovering %s operation %s; its journal says: %s",
+            name,
+            op.id,
+            "; ".join(steps) or "no node step done",
+        )
+        try:
+            cls = OPERATIONS.get(op.type)
+            if cls is None:
+                raw = op.detail.get("journal_type", str(int(op.type)))
+                raise NeedsHuman(f"unknown operation type {raw}: this version cannot recover it")
+            if op.format != JOURNAL_FORMAT and not explicit:
+                raise NeedsHuman(
+                    f"journal entry of format {op.format} (this version writes "
+                    f"{JOURNAL_FORMAT}): written by another version, its steps may mean "
+                    "something else. Check the nodes, then run a cleanup naming this operation "
+                    "to recover it anyway"
+                )
+            operation = cls.load(self.ctx, op, self)
+            operation.op_id = op.id
+            settled = await operation.recover(run)
+        except NeedsHuman as why:
+            log.error("%s operation %s needs a human: %s", name, op.id, why)
+            self._give_up(run, OperationStatus.FAILED.value, why.message)
+            report.held[op.id] = why.message
+        except ClaimLost as lost:
+            report.busy[op.id] = str(lost)
+        except BrickyardError as why:
+            log.warning("cleanup of %s operation %s failed: %s", name, op.id, why)
+            self._give_up(run, OperationStatus.FAILED.value)
+            report.failed[op.id] = why.message
+        except Exception as bug:
+            log.exception("recovery of %s operation %s crashed", name, op.id)
+            held = f"recovery failed: {type(bug).__name__}: {bug}"
+            self._give_up(run, OperationStatus.FAILED.value, held)
+            report.held[op.id] = held
+        else:
+            log.info("%s operation %s: %s", name, op.id, settled.what)
+            report.finished[op.id] = settled.what
+            if settled.forward:
+                report.forward.add(op.id)
+
+
+def _order(op_type: OperationType) -> int:
+    cls = OPERATIONS.get(op_type)
+    return cls.recovery_order if cls is not None else 0
