@@ -282,11 +282,16 @@ class Server:
 
 
 def start_heketi(
-    testbed: Testbed, workdir: Path, env: dict[str, str] | None = None, disable_auth: bool = False
+    testbed: Testbed,
+    workdir: Path,
+    env: dict[str, str] | None = None,
+    disable_auth: bool = False,
+    glusterfs: dict[str, Any] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``heketi --config=...`` (executor ssh, the bed's key, loop-file bricks, its database
-    in `workdir`) and wait until it answers; returns the process and its URL. `env` adds
-    variables (the crash tests' BRICKYARD_TEST_CRASH_AT). The log is appended to server.log."""
+    in `workdir`, plus the `glusterfs` settings given the first time) and wait until it
+    answers; returns the process and its URL. `env` adds variables (the crash tests'
+    BRICKYARD_TEST_CRASH_AT). The log is appended to server.log."""
     config_path = workdir / "heketi.json"
     if not config_path.exists():
         config = {
@@ -298,6 +303,7 @@ def start_heketi(
                 "db": str(workdir / "heketi.db"),
                 "brick_backend": "loopfile",
                 "sshexec": testbed.sshexec,
+                **(glusterfs or {}),
             },
         }
         config_path.write_text(json.dumps(config))
@@ -382,9 +388,9 @@ for v in $(gluster --mode=script volume list 2>/dev/null | grep '^vol_'); do
   gluster --mode=script volume stop "$v" force; gluster --mode=script volume delete "$v"
 done >/dev/null 2>&1
 findmnt -rn -o TARGET | grep '^/var/lib/heketi/' | sort -r | xargs -r -n1 umount -l
-losetup -a | awk -F: '/\/var\/lib\/heketi\// { print $1 }' | xargs -r -n1 losetup -d
+losetup -a | awk -F: '/\/var\/lib\/heketi\/|\/brick_/ { print $1 }' | xargs -r -n1 losetup -d
 kept=$(grep -v /var/lib/heketi/ /etc/fstab); printf '%s\n' "$kept" > /etc/fstab
-rm -rf /var/lib/heketi/devices /var/lib/heketi/mounts
+rm -rf /var/lib/heketi/devices /var/lib/heketi/mounts /srv/devices/*/images
 """
 
 

@@ -96,6 +96,7 @@ class Harness:
 
     async def close(self) -> None:
         await self.queue.drain()
+        self.server.services.ctx.heals.cancel()
         await self.client.aclose()
         self.server.store.close()
 
@@ -389,6 +390,61 @@ async def harness(make_harness: HarnessFactory) -> Harness:
 async def topology(harness: Harness) -> Topology:
     """One cluster (block+file), 3 nodes in zones 1-3, one 500 GiB device each."""
     return await harness.build_topology()
+
+
+# ----------------------------------------------------------------------------------------------
+# Crash and restart
+
+
+class Restartable:
+    """A server that can crash and come back on the same database and nodes. Append a crash
+    point's name to `crash_at` to crash there (once)."""
+
+    def __init__(self, db_dir: Path) -> None:
+        self.db_dir = db_dir
+        self.crash_at: list[str] = []
+        self.h = self._open()
+
+    def _open(self, world: Any = None) -> Harness:
+        harness = Harness.open(self.db_dir, world=world)
+        harness.server.services.ctx.crash_hook = self._crash
+        return harness
+
+    def _crash(self, point: str) -> None:
+        if self.crash_at and point == self.crash_at[0]:
+            self.crash_at.clear()
+            raise SimulatedCrash(point)
+
+    async def reopen(self) -> None:
+        """The crashed server is gone; a new one opens the same database and nodes (its
+        recovery not run yet)."""
+        old = self.h
+        await old.queue.drain()  # collects the crashed task; nothing more runs
+        old.server.services.ctx.heals.cancel()
+        await old.client.aclose()
+        old.server.store.close()
+        self.h = self._open(world=old.world)
+
+    async def restart(self) -> None:
+        """Reopen, and recover at start as the server does."""
+        await self.reopen()
+        await self.h.server.recover()
+
+    async def close(self) -> None:
+        await self.h.close()
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Restartable]:
+    """A server that can crash and come back (see Restartable)."""
+    restartable = Restartable(tmp_path)
+    yield restartable
+    await restartable.close()
+
+
+@pytest.fixture
+def crash_at(server: Restartable) -> list[str]:
+    return server.crash_at
 
 
 # ----------------------------------------------------------------------------------------------

@@ -6,8 +6,6 @@ queue entry answered truthfully. The same on real GlusterFS with SIGKILL: tests/
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,53 +14,10 @@ from brickyard.domain.model import OperationType
 from brickyard.services.operations.registry import crash_points
 from brickyard.store import queue_results
 
-from .conftest import Harness, SimulatedCrash
+from .conftest import Restartable
 
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 ROLLED_BACK = "The server restarted during this operation; it was rolled back"
-
-
-class Restartable:
-    """A server that can crash and come back on the same database and nodes. Append a crash
-    point's name to `crash_at` to crash there (once)."""
-
-    def __init__(self, db_dir: Path) -> None:
-        self.db_dir = db_dir
-        self.crash_at: list[str] = []
-        self.h = self._open()
-
-    def _open(self, world: Any = None) -> Harness:
-        harness = Harness.open(self.db_dir, world=world)
-        harness.server.services.ctx.crash_hook = self._crash
-        return harness
-
-    def _crash(self, point: str) -> None:
-        if self.crash_at and point == self.crash_at[0]:
-            self.crash_at.clear()
-            raise SimulatedCrash(point)
-
-    async def restart(self) -> None:
-        old = self.h
-        await old.queue.drain()  # collects the crashed task; nothing more runs
-        await old.client.aclose()
-        old.server.store.close()
-        self.h = self._open(world=old.world)
-        await self.h.server.recover()
-
-    async def close(self) -> None:
-        await self.h.close()
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Restartable]:
-    restartable = Restartable(tmp_path)
-    yield restartable
-    await restartable.close()
-
-
-@pytest.fixture
-def crash_at(server: Restartable) -> list[str]:
-    return server.crash_at
 
 
 async def _crash_during(server: Restartable, response: Any) -> str:

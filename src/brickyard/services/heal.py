@@ -46,6 +46,11 @@ class HealStarter:
     def pending(self) -> list[str]:
         return sorted(self._tasks)
 
+    def cancel(self) -> None:
+        """Stop every pending start (shutdown): the daemons' crawl heals later anyway."""
+        for task in list(self._tasks.values()):
+            task.cancel()
+
     async def drain(self) -> None:
         """Wait for every requested start to succeed or give up (tests, shutdown)."""
         while self._tasks:

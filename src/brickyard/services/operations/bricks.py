@@ -90,8 +90,8 @@ def ownership(volume: Volume, bricks: list[Brick], targets: Targets) -> VolumeOw
 async def make_bricks(
     ctx: ServiceContext, run: Run, volume: Volume, bricks: list[Brick], targets: Targets
 ) -> None:
-    """Create bricks on their nodes in parallel, journaling each as it is made; if any fails,
-    destroy the ones made (a rollback destroys them again: destroying is idempotent)."""
+    """Create bricks on their nodes in parallel, journaling each as it is made. On a failure
+    the others still finish (or fail) first; the rollback then destroys them all, once."""
 
     async def make(brick: Brick) -> None:
         node = targets.nodes[brick.node_id]
@@ -103,14 +103,6 @@ async def make_bricks(
     failures = [r for r in results if isinstance(r, BaseException)]
     if not failures:
         return
-    made = [b for b, r in zip(bricks, results, strict=True) if not isinstance(r, BaseException)]
-    await asyncio.gather(
-        *(
-            ctx.agent.brick_destroy(targets.nodes[b.node_id], targets.spec(b, volume.gid))
-            for b in made
-        ),
-        return_exceptions=True,
-    )
     first = failures[0]
     if isinstance(first, BrickyardError):
         raise first
@@ -120,15 +112,17 @@ async def make_bricks(
 async def destroy_bricks(
     ctx: ServiceContext, run: Run | None, volume: Volume, bricks: list[Brick], targets: Targets
 ) -> set[str]:
-    """Destroy bricks on their nodes in parallel (journaling each when `run` is given). Returns
-    the ids of the bricks whose space their node reclaimed; a failure is logged and leaves the
-    brick out."""
+    """Destroy bricks on their nodes in parallel (journaling each when `run` is given: a brick
+    whose space came back as ``brick-destroyed``, so nobody destroys it again). Returns the ids
+    of the bricks whose space their node reclaimed; a failure is logged and leaves the brick
+    out."""
 
     async def destroy(brick: Brick) -> bool:
         node = targets.nodes[brick.node_id]
         reclaimed = await ctx.agent.brick_destroy(node, targets.spec(brick, volume.gid))
         if run is not None:
-            run.done("brick-destroyed", f"brick {brick.id} destroyed on {node.manage}", brick.id)
+            kind, what = ("brick-destroyed", "destroyed") if reclaimed else ("brick-kept", "kept")
+            run.done(kind, f"brick {brick.id} {what} on {node.manage}", brick.id)
         return reclaimed
 
     reachable = [b for b in bricks if targets.reaches(b)]

@@ -104,7 +104,10 @@ class VolumeDelete(Operation):
         if not run.recorded(VOLUME_DESTROYED):
             await self._destroy_volume(run)
         volume, bricks, targets = self._load()
-        reclaimed = await destroy_bricks(self.ctx, None, volume, bricks, targets)
+        # What the journal says is destroyed is not destroyed again.
+        done = set(run.recorded("brick-destroyed"))
+        left = [b for b in bricks if b.id not in done]
+        reclaimed = done | await destroy_bricks(self.ctx, run, volume, left, targets)
         if not settle_teardown(run, bricks, reclaimed, volume.id):
             raise Incomplete(
                 f"volume {volume.name} deleted but some bricks could not be removed; "
