@@ -16,17 +16,24 @@ booting under TCG about half a minute.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
+import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from brickyard.crashtest import CRASH_ENV
+from brickyard.domain.model import OperationType
 from brickyard.nodes.commands import lvm
 from brickyard.nodes.commands.settings import CommandSettings
 from brickyard.nodes.port import (
@@ -38,6 +45,7 @@ from brickyard.nodes.port import (
 )
 from brickyard.nodes.remote import RemoteNodeAgent
 from brickyard.nodes.transports import SshSettings, SshTransport
+from brickyard.services.operations.registry import crash_points
 
 pytestmark = [
     pytest.mark.e2e,
@@ -183,3 +191,163 @@ async def test_lvm_brick_and_volume_lifecycle(guest_vm: Guest) -> None:
         assert guest(f"pvs --noheadings {DATA_DISK}", check=False).stdout.strip() == ""
     finally:
         await transport.close()
+
+
+# -- clones: gluster snapshots need thin LVs, so they are tested here ------------------------
+CLONE_POINTS = crash_points(OperationType.CLONE_VOLUME)
+ROLLED_BACK = "The server restarted during this operation; it was rolled back"
+
+
+class VmServer:
+    """`heketi` on this machine driving the guest over ssh (LVM bricks); restartable, with
+    BRICKYARD_TEST_CRASH_AT to kill it at a step boundary."""
+
+    def __init__(self, guest: Guest, workdir: Path) -> None:
+        self.guest = guest
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        config = {
+            "port": str(self.port),
+            "glusterfs": {
+                "executor": "ssh",
+                "db": str(workdir / "heketi.db"),
+                "brick_backend": "lvm",
+                "sshexec": {"keyfile": guest.key, "user": "root", "port": "22"},
+            },
+        }
+        (workdir / "heketi.json").write_text(json.dumps(config))
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self, crash_at: str = "") -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HEKETI_", "BRICKYARD_"))}
+        if crash_at:
+            env[CRASH_ENV] = crash_at
+        heketi = Path(sys.executable).parent / "heketi"
+        with (self.workdir / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(heketi), f"--config={self.workdir / 'heketi.json'}", "--disable-auth"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(self.url + "/hello", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and self.process.poll() is None, (
+                self.workdir / "server.log"
+            ).read_text()
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=60)
+
+    def call(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        return httpx.request(method, self.url + path, json=body, timeout=300)
+
+    def answer(self, location: str, timeout: float = 600) -> httpx.Response:
+        deadline = time.monotonic() + timeout
+        while True:
+            r = httpx.get(self.url + location, timeout=300)
+            if r.headers.get("x-pending") != "true":
+                return r
+            assert time.monotonic() < deadline, f"{location} still pending"
+            time.sleep(0.5)
+
+    def finish(self, response: httpx.Response) -> httpx.Response:
+        assert response.status_code == 202, response.text
+        return self.answer(response.headers["location"])
+
+    def dump(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.call("GET", "/db/dump").json()
+        return data
+
+
+def assert_guest_matches(server: VmServer) -> dict[str, Any]:
+    """Gluster volumes, snapshots, LVs and snapshot mounts on the guest are exactly what the
+    database knows; no operation is left; examine finds no difference."""
+    dump = server.dump()
+    assert dump["pendingoperations"] == {}, dump["pendingoperations"]
+    names = {e["Info"]["name"] for e in dump["volumeentries"].values()}
+    out = guest("gluster --mode=script volume list").stdout.strip()
+    listed = set() if out.startswith("No volumes") else set(out.split())
+    assert listed == names, (listed, names)
+    assert "No snapshots present" in guest("gluster --mode=script snapshot list").stdout
+    (device,) = dump["deviceentries"]
+    expected_lvs: set[str] = set()
+    clone_mounts: set[str] = set()
+    for brick_id, entry in dump["brickentries"].items():
+        path = entry["Info"]["path"]
+        snapshot_lv = lvm.snapshot_brick_lv(path)
+        if snapshot_lv is not None:
+            expected_lvs.add(snapshot_lv)
+            clone_mounts.add(path.rsplit("/", 1)[0])
+        else:
+            expected_lvs |= {lvm.lv_name(brick_id), lvm.pool_name(brick_id)}
+    assert lv_names(f"vg_{device}") == expected_lvs
+    mounts = guest("findmnt -rn -o TARGET").stdout.split()
+    assert {m for m in mounts if m.startswith("/run/gluster/snaps/")} == clone_mounts
+    examined = server.call("GET", "/internal/state/examine").json()
+    assert examined["differences"] == [], examined
+    return dump
+
+
+def test_clone_crash_recovery_on_lvm(guest_vm: Guest, tmp_path: Path) -> None:
+    """A real server, SIGKILLed at every step boundary of a clone: after the restart the
+    guest holds exactly the clones the database knows (LVs, snapshot mounts, no snapshot left)
+    and deleting a clone removes its LVs too."""
+    server = VmServer(guest_vm, tmp_path)
+    server.start()
+    try:
+        cluster = server.call("POST", "/clusters", {"block": False, "file": True}).json()["id"]
+        body = {
+            "cluster": cluster,
+            "zone": 1,
+            "hostnames": {"manage": [guest_vm.ip], "storage": [guest_vm.ip]},
+        }
+        node = server.finish(server.call("POST", "/nodes", body)).headers["location"]
+        node_id = node.rsplit("/", 1)[1]
+        device = {"node": node_id, "name": DATA_DISK}
+        assert server.finish(server.call("POST", "/devices", device)).status_code == 204
+        created = server.finish(server.call("POST", "/volumes", {"size": 1}))
+        origin = created.headers["location"].rsplit("/", 1)[1]
+        assert_guest_matches(server)
+        for i, point in enumerate(CLONE_POINTS):
+            server.stop()
+            server.start(crash_at=point)
+            r = server.call("POST", f"/volumes/{origin}/clone", {"name": f"clone{i}"})
+            assert r.status_code == 202, r.text
+            assert server.process is not None
+            assert server.process.wait(timeout=600) == -9, f"not killed at {point}"
+            server.start()
+            answer = server.answer(r.headers["location"])
+            dump = assert_guest_matches(server)
+            names = {e["Info"]["name"] for e in dump["volumeentries"].values()}
+            if point.split(":")[1] in ("volume-cloned", "finalized"):
+                assert answer.status_code == 303, (point, answer.text)
+                assert f"clone{i}" in names
+                clone = answer.headers["location"]
+                assert server.finish(server.call("DELETE", clone)).status_code == 204
+                assert_guest_matches(server)
+            else:
+                assert (answer.status_code, answer.text.strip()) == (500, ROLLED_BACK), point
+                assert f"clone{i}" not in names
+        assert server.finish(server.call("DELETE", f"/volumes/{origin}")).status_code == 204
+        dump = assert_guest_matches(server)
+        (device_id,) = dump["deviceentries"]
+        assert dump["deviceentries"][device_id]["Info"]["storage"]["used"] == 0
+        for state in ("offline", "failed"):
+            r = server.finish(server.call("POST", f"/devices/{device_id}/state", {"state": state}))
+            assert r.status_code == 204, r.text
+        assert server.finish(server.call("DELETE", f"/devices/{device_id}")).status_code == 204
+        assert server.finish(server.call("DELETE", f"/nodes/{node_id}")).status_code == 204
+    finally:
+        server.stop()

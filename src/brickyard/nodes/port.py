@@ -51,14 +51,19 @@ class BrickSpec:
     pool_metadata_size: int
     gid: int = 0
     arbiter: bool = False
+    # Where gluster put a snapshot clone's brick (/run/gluster/snaps/<uuid>/brick<N>/brick):
+    # its LV is gluster's, in the origin brick's thin pool. "" for Brickyard's own bricks.
+    path_override: str = ""
 
     @property
     def mount_point(self) -> str:
+        if self.path_override:
+            return self.path_override.rsplit("/", 1)[0]
         return f"/var/lib/heketi/mounts/vg_{self.device.id}/brick_{self.id}"
 
     @property
     def path(self) -> str:
-        return self.mount_point + "/brick"
+        return self.path_override or self.mount_point + "/brick"
 
 
 @dataclass(frozen=True)

@@ -266,7 +266,7 @@ class RemoteNodeAgent:
             await self._run(host, plan.image_remove)
             await self._run(host, plan.rmdir, check=False)
             return True
-        lv_plan = lvm.brick_destroy_plan(self.cfg, brick)
+        lv_plan = await self._lvm_destroy_plan(host, brick)
         await self._unmount(
             host, lv_plan.mount_point, lv_plan.umount, lv_plan.mounted_check, lv_plan.lsof
         )
@@ -287,7 +287,34 @@ class RemoteNodeAgent:
             if not reclaimed:
                 log.warning("thin pool of brick %s on %s kept: %s", brick.id, host, removed.stderr)
         await self._run(host, lv_plan.rmdir, check=False)
+        if brick.path_override:
+            # /run/gluster/snaps/<uuid>, once its last brick is gone. A clone's brick holds no
+            # space of its own (it is in its origin's pool): with its LV gone, it is gone.
+            parent = lv_plan.mount_point.rsplit("/", 1)[0]
+            await self._run(host, fs.rmdir(parent, lvm.BRICK_DESTROY_TIMEOUT), check=False)
+            return True
         return reclaimed
+
+    async def _lvm_destroy_plan(self, host: str, brick: BrickSpec) -> lvm.BrickDestroyPlan:
+        """Brickyard's bricks follow Heketi's names. A snapshot clone's brick is gluster's LV
+        in its origin brick's thin pool, mounted by glusterd: `gluster volume delete` of the
+        clone leaves both (seen on GlusterFS 10), so its LV and mount go here, and the pool
+        too once nothing else is in it."""
+        if not brick.path_override:
+            return lvm.brick_destroy_plan(self.cfg, brick)
+        lv = lvm.snapshot_brick_lv(brick.path_override)
+        if lv is None:
+            raise NodeCommandError(f"brick {brick.id}: {brick.path_override} is not a clone brick")
+        pool_of = lvm.lv_pool(self.cfg, f"{brick.device.vg_name}/{lv}")
+        found = await self._run(host, pool_of, check=False)
+        pool = (
+            found.stdout.strip()
+            if pool_of.outcome(found.exit_code, found.stderr) is (Outcome.OK)
+            else ""
+        )
+        return lvm.brick_destroy_plan(
+            self.cfg, brick, mount_point=brick.mount_point, lv=lv, pool=pool or lv
+        )
 
     # -- node inventory -------------------------------------------------------------------
     async def inventory(self, node: NodeAddress, devices: list[DeviceSpec]) -> NodeInventory:

@@ -32,6 +32,7 @@ def brick_spec(brick: Brick, device: DeviceSpec, gid: int = 0) -> BrickSpec:
         pool_metadata_size=brick.pool_metadata_size,
         gid=gid,
         arbiter=brick.subtype == 2,
+        path_override=brick.path_override,
     )
 
 

@@ -32,6 +32,7 @@ Deliberate differences from Heketi's strings, and why:
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 
@@ -67,6 +68,7 @@ __all__ = [
     "dm_devnode",
     "is_glusterd_managed",
     "lv_name",
+    "lv_pool",
     "lvcreate",
     "lvm_prefix",
     "lvremove",
@@ -75,6 +77,7 @@ __all__ = [
     "pvcreate",
     "pvremove",
     "pvs_identify",
+    "snapshot_brick_lv",
     "teardown_pv_path",
     "thin_count",
     "udev_symlinks",
@@ -422,6 +425,30 @@ def thin_count(cfg: CommandSettings, pool: str, timeout: float = BRICK_DESTROY_T
 
 
 LVS_BRICK_FIELDS = "vg_name,lv_name,pool_lv,lv_size,lv_metadata_size"
+
+
+def lv_pool(cfg: CommandSettings, target: str, timeout: float = BRICK_DESTROY_TIMEOUT) -> Command:
+    """``lvs --noheadings --options=pool_lv <vg>/<lv>``: the thin pool an LV is in (a snapshot
+    clone's brick is in its origin brick's pool). TOLERATED: the LV is missing."""
+    return _lvm(
+        cfg,
+        "lvs",
+        "--noheadings",
+        "--options=pool_lv",
+        check_arg(target, "LV"),
+        timeout=timeout,
+        tolerate=LV_NOT_FOUND,
+    )
+
+
+_SNAPSHOT_BRICK = re.compile(r"/(?:var/)?run/gluster/snaps/([0-9a-f]{32})/brick([1-9][0-9]*)/brick")
+
+
+def snapshot_brick_lv(path: str) -> str | None:
+    """The LV gluster made for a snapshot clone's brick: ``/run/gluster/snaps/<uuid>/brick<N>/
+    brick`` is LV ``<uuid>_<N-1>`` in the origin brick's volume group (seen on GlusterFS 10)."""
+    found = _SNAPSHOT_BRICK.fullmatch(path)
+    return f"{found.group(1)}_{int(found.group(2)) - 1}" if found else None
 
 
 def lvs_bricks(
