@@ -15,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..domain.errors import NodeCommandError, NodeUnreachable
 from ..domain.units import GIB
+from .commands import gluster, loopfile, lvm
 from .commands.parsers import brick_of_mount_point, parse_fstab_bricks
+from .commands.settings import CommandSettings
 from .port import (
     ABSENT,
     DESTROYED,
@@ -229,10 +232,18 @@ def _error(command: str, stderr: str) -> NodeCommandError:
 
 
 class SimNodeAgent:
-    """NodeAgent backed by a SimWorld."""
+    """NodeAgent backed by a SimWorld.
 
-    def __init__(self, world: SimWorld) -> None:
+    Each operation first builds the argv the remote agent would run (and discards it): a value
+    the builders refuse (a name with a leading '-', a NUL...) is refused here the same way, so
+    the simulator never accepts what a real node's agent would not."""
+
+    def __init__(self, world: SimWorld, settings: CommandSettings | None = None) -> None:
         self.world = world
+        self.cfg = settings or CommandSettings()
+
+    def _backend(self, device: DeviceSpec) -> Any:
+        return loopfile if device.backend == "loopfile" else lvm
 
     async def _enter(self, address: NodeAddress, operation: str) -> SimNode:
         if self.world.delay:
@@ -257,6 +268,7 @@ class SimNodeAgent:
             raise _error("systemctl status glusterd", "glusterd.service: inactive (dead)")
 
     async def peer_probe(self, via: NodeAddress, new_peer: NodeAddress) -> None:
+        gluster.peer_probe(self.cfg, new_peer.storage)
         sim = await self._enter(via, "peer_probe")
         other = self.world.node(new_peer)
         if other.pool is sim.pool:
@@ -271,6 +283,7 @@ class SimNodeAgent:
         other.pool = sim.pool
 
     async def peer_detach(self, via: NodeAddress, peer: NodeAddress) -> None:
+        gluster.peer_detach(self.cfg, peer.storage)
         sim = await self._enter(via, "peer_detach")
         other = self.world.node(peer)
         if other.pool is not sim.pool:
@@ -288,6 +301,7 @@ class SimNodeAgent:
     async def device_setup(
         self, node: NodeAddress, device: DeviceSpec, destroy_data: bool
     ) -> DeviceReport:
+        self._backend(device).device_setup(self.cfg, device, destroy_data)
         sim = await self._enter(node, "device_setup")
         for vg_name, vg in list(sim.volume_groups.items()):
             if vg.device == device.name:
@@ -310,6 +324,7 @@ class SimNodeAgent:
         return self._report(sim, device)
 
     async def device_teardown(self, node: NodeAddress, device: DeviceSpec, forget: bool) -> None:
+        self._backend(device).device_teardown_plan(self.cfg, device)
         sim = await self._enter(node, "device_teardown")
         vg = sim.volume_groups.get(device.vg_name)
         if vg is None:
@@ -335,6 +350,7 @@ class SimNodeAgent:
 
     # -- bricks -------------------------------------------------------------------------------
     async def brick_create(self, node: NodeAddress, brick: BrickSpec) -> None:
+        self._backend(brick.device).brick_create(self.cfg, brick)
         sim = await self._enter(node, "brick_create")
         vg = sim.volume_groups.get(brick.device.vg_name)
         if vg is None:
@@ -358,6 +374,8 @@ class SimNodeAgent:
         sim.directories.add(brick.path)
 
     async def brick_destroy(self, node: NodeAddress, brick: BrickSpec) -> bool:
+        if not brick.path_override:
+            self._backend(brick.device).brick_destroy_plan(self.cfg, brick)
         sim = await self._enter(node, "brick_destroy")
         owner = sim.pool.brick_owner.get(GlusterBrick(node.storage, brick.path))
         if owner is not None and sim.pool.volumes[owner].status == "Started":
@@ -425,6 +443,7 @@ class SimNodeAgent:
                 )
 
     async def volume_create(self, via: NodeAddress, volume: GlusterVolumeSpec) -> None:
+        gluster.volume_create(self.cfg, volume)
         sim = await self._enter(via, "volume_create")
         if volume.name in sim.pool.volumes:
             raise _error(
@@ -445,6 +464,7 @@ class SimNodeAgent:
     async def volume_expand(
         self, via: NodeAddress, volume: GlusterVolumeSpec, new_bricks: list[GlusterBrick]
     ) -> None:
+        gluster.volume_expand(self.cfg, volume, new_bricks)
         sim = await self._enter(via, "volume_expand")
         existing = sim.pool.volumes.get(volume.name)
         if existing is None:
@@ -459,6 +479,7 @@ class SimNodeAgent:
     async def replace_brick(
         self, via: NodeAddress, volume: str, old: GlusterBrick, new: GlusterBrick
     ) -> None:
+        gluster.replace_brick(self.cfg, volume, old, new)
         sim = await self._enter(via, "replace_brick")
         command = f"gluster volume replace-brick {volume} {old} {new} commit force"
         existing = sim.pool.volumes.get(volume)
@@ -477,6 +498,7 @@ class SimNodeAgent:
     async def volume_destroy(
         self, via: NodeAddress, name: str, owner: VolumeOwnership | None = None
     ) -> str:
+        gluster.volume_delete(self.cfg, name)
         sim = await self._enter(via, "volume_destroy")
         found = sim.pool.volumes.get(name)
         if found is None:
@@ -488,6 +510,7 @@ class SimNodeAgent:
         return DESTROYED
 
     async def volume_info(self, via: NodeAddress, name: str) -> GlusterVolumeInfo | None:
+        gluster.volume_info(self.cfg, name)
         sim = await self._enter(via, "volume_info")
         found = sim.pool.volumes.get(name)
         if found is None:
@@ -498,6 +521,7 @@ class SimNodeAgent:
         await self._enter(node, "release_brick")  # no processes hold simulated mounts
 
     async def heal_info(self, via: NodeAddress, name: str) -> list[HealStatus]:
+        gluster.heal_info(self.cfg, name)
         sim = await self._enter(via, "heal_info")
         found = sim.pool.volumes.get(name)
         if found is None:
@@ -516,6 +540,7 @@ class SimNodeAgent:
         return result
 
     async def heal_start(self, via: NodeAddress, volume: str) -> None:
+        gluster.heal_start(self.cfg, volume)
         sim = await self._enter(via, "heal_start")
         found = sim.pool.volumes.get(volume)
         command = f"gluster volume heal {volume}"
@@ -537,6 +562,7 @@ class SimNodeAgent:
     async def volume_clone(
         self, via: NodeAddress, source: str, clone: str, snapshot: str
     ) -> GlusterVolumeInfo:
+        gluster.clone_sequence(self.cfg, source, clone, snapshot)
         sim = await self._enter(via, "volume_clone")
         origin = sim.pool.volumes.get(source)
         if origin is None:
@@ -574,5 +600,6 @@ class SimNodeAgent:
         return vg is not None and vg.backend != "loopfile"
 
     async def snapshot_delete(self, via: NodeAddress, snapshot: str) -> None:
+        gluster.snapshot_delete(self.cfg, snapshot)
         sim = await self._enter(via, "snapshot_delete")
         sim.pool.snapshots.pop(snapshot, None)

@@ -147,6 +147,11 @@ async def destroy_gluster_volume(
     for node in nodes:
         try:
             outcome = await ctx.agent.volume_destroy(node, name, owner)
+        except ValueError as exc:
+            # The node's argv builders refuse the name: no gluster command ever ran with it,
+            # so there is no such volume to destroy.
+            log.warning("volume %r cannot be named on a node (%s): nothing to destroy", name, exc)
+            return ABSENT
         except BrickyardError as exc:
             last = exc
             log.warning("volume %s delete via %s failed: %s", name, node.manage, exc)
