@@ -163,14 +163,14 @@ async def test_a_poisoned_operation_is_held_and_the_others_recover(server: Resta
 
     async def bug_for_poisoned(via: NodeAddress, name: str, owner: Any = None) -> str:
         if name == "poisoned":
-            raise ValueError("a bug in the node command builder")
+            raise RuntimeError("a bug in the node agent")
         return await real(via, name, owner)
 
     agent.volume_destroy = bug_for_poisoned  # type: ignore[method-assign]
     await h.server.recover()
     answers = [await h.get(r.headers["location"]) for r in (first, second, third)]
     assert answers[0].status_code == 500 and "waits for a human" in answers[0].text
-    assert "ValueError: a bug in the node command builder" in answers[0].text
+    assert "RuntimeError: a bug in the node agent" in answers[0].text
     assert [a.status_code for a in answers[1:]] == [500, 500]
     assert all("rolled back" in a.text for a in answers[1:])
     assert set(h.world.volumes()) == {"poisoned"}
@@ -178,7 +178,7 @@ async def test_a_poisoned_operation_is_held_and_the_others_recover(server: Resta
     assert len(ops) == 1 and ops[0]["status"] == "failed"
     report = await h.get_json("/internal/state/examine")
     held = [d for d in report["differences"] if d["kind"] == "operation needs a human"]
-    assert len(held) == 1 and "recovery failed: ValueError" in held[0]["detail"]
+    assert len(held) == 1 and "recovery failed: RuntimeError" in held[0]["detail"]
     assert held[0]["detail"].count("brick ") == 3, held[0]
     # A cleanup of everything leaves it (and says so); one naming it, once fixed, settles it.
     answer = await h.wait(await h.post("/operations/pending/cleanup", {}))

@@ -50,7 +50,7 @@ from ..context import ServiceContext
 from ..lookup import address, brick_spec, device_spec, require
 from ..volume_placement import policy
 from .base import ChildRunner, Incomplete, Journal, NeedsHuman, Operation, Settled, Step
-from .bricks import forget_changes
+from .bricks import forget_changes, gluster_bricks
 from .run import Run
 
 log = logging.getLogger(__name__)
@@ -290,15 +290,7 @@ class BrickEvict(Operation):
         with self.ctx.store.read() as tx:
             volume = require(tx, Volume, old.volume_id)
             nodes = [address(n) for n in tx.cluster_nodes(volume.cluster_id)]
-        last: BrickyardError | None = None
-        for node in nodes:
-            try:
-                info = await self.ctx.agent.volume_info(node, volume.name)
-            except BrickyardError as exc:
-                last = exc
-                continue
-            return {str(b) for b in info.bricks} if info is not None else set()
-        raise Incomplete(f"cannot read volume {volume.name} from gluster: {last}")
+        return await gluster_bricks(self.ctx, volume.name, nodes)
 
     # -- heal check -------------------------------------------------------------------------
     async def _check_set_can_lose(

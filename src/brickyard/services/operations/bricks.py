@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ...domain.errors import BrickyardError, OperationFailed
 from ...domain.model import Brick, BrickSubType, DurabilityType, PendingOperation, Volume
@@ -24,9 +26,11 @@ from ...store.sql import Transaction
 from ..allocation import release_bricks
 from ..context import ServiceContext
 from ..lookup import brick_spec
+from .base import Incomplete
 from .run import Run, reraise_interruption
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -187,6 +191,32 @@ def forget_changes(tx: Transaction, op_id: str, forgotten: set[str]) -> None:
     if op is not None and forgotten:
         op.changes = [c for c in op.changes if c.id not in forgotten]
         tx.update(op)
+
+
+async def on_first_node(
+    nodes: list[NodeAddress], call: Callable[[NodeAddress], Awaitable[T]], failed: str
+) -> T:
+    """`call` through the first node that answers; Incomplete (`failed`: the last error) when
+    none does, so the operation waits for a later cleanup."""
+    last: BrickyardError | None = None
+    for node in nodes:
+        try:
+            return await call(node)
+        except BrickyardError as exc:
+            last = exc
+            log.info("%s via %s: %s", failed, node.manage, exc)
+    raise Incomplete(f"{failed}: {last}")
+
+
+async def gluster_bricks(ctx: ServiceContext, name: str, nodes: list[NodeAddress]) -> set[str]:
+    """The bricks ("host:path") gluster has in the volume, asked of the first node that
+    answers; empty when there is no such volume."""
+
+    async def read(node: NodeAddress) -> set[str]:
+        info = await ctx.agent.volume_info(node, name)
+        return {str(b) for b in info.bricks} if info is not None else set()
+
+    return await on_first_node(nodes, read, f"cannot read volume {name} from gluster")
 
 
 # Other nodes of the cluster tried for a gluster command when none of the volume's answers.

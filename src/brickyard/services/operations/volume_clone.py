@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar
 
-from ...domain.errors import BrickyardError, OperationFailed, PendingConflict
+from ...domain.errors import OperationFailed, PendingConflict
 from ...domain.ids import new_id
 from ...domain.model import (
     Brick,
@@ -27,8 +27,8 @@ from ...nodes.port import GlusterVolumeInfo, NodeAddress
 from ...store.sql import Transaction
 from ..context import ServiceContext
 from ..lookup import address, require
-from .base import ChildRunner, Incomplete, Journal, Operation, Settled, Step
-from .bricks import gluster_order
+from .base import ChildRunner, Journal, Operation, Settled, Step
+from .bricks import gluster_order, on_first_node
 from .run import Run
 
 CLONE = "clone-begun"
@@ -148,33 +148,25 @@ class VolumeClone(Operation):
         """The clone may be on gluster (ours: its name was free when the clone began) and the
         temporary snapshot may be left: remove both."""
         await self._delete_snapshot()
-        last: BrickyardError | None = None
-        for node in self._nodes():
-            try:
-                await self.ctx.agent.volume_destroy(node, self.name)
-                return
-            except BrickyardError as exc:
-                last = exc
-        raise Incomplete(f"rollback of clone {self.name}: gluster volume not destroyed: {last}")
+        await on_first_node(
+            self._nodes(),
+            lambda node: self.ctx.agent.volume_destroy(node, self.name),
+            f"rollback of clone {self.name}: gluster volume not destroyed",
+        )
 
     async def _delete_snapshot(self) -> None:
-        last: BrickyardError | None = None
-        for node in self._nodes():
-            try:
-                await self.ctx.agent.snapshot_delete(node, self.snapshot)
-                return
-            except BrickyardError as exc:
-                last = exc
-        raise Incomplete(f"clone {self.name}: snapshot {self.snapshot} not deleted: {last}")
+        await on_first_node(
+            self._nodes(),
+            lambda node: self.ctx.agent.snapshot_delete(node, self.snapshot),
+            f"clone {self.name}: snapshot {self.snapshot} not deleted",
+        )
 
     async def _gluster_clone(self) -> GlusterVolumeInfo | None:
-        last: BrickyardError | None = None
-        for node in self._nodes():
-            try:
-                return await self.ctx.agent.volume_info(node, self.name)
-            except BrickyardError as exc:
-                last = exc
-        raise Incomplete(f"cannot read volume {self.name} from gluster: {last}")
+        return await on_first_node(
+            self._nodes(),
+            lambda node: self.ctx.agent.volume_info(node, self.name),
+            f"cannot read volume {self.name} from gluster",
+        )
 
     def _nodes(self) -> list[NodeAddress]:
         """The source's first brick's node first: gluster runs the snapshot there."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ...domain.errors import BrickyardError, OperationFailed, PendingConflict, PlacementError
+from ...domain.errors import OperationFailed, PendingConflict, PlacementError
 from ...domain.model import (
     Brick,
     Change,
@@ -35,6 +35,7 @@ from .base import (
 from .bricks import (
     Targets,
     destroy_bricks,
+    gluster_bricks,
     gluster_order,
     gluster_spec,
     make_bricks,
@@ -128,7 +129,7 @@ class VolumeExpand(Operation):
             targets = Targets.of(tx, new)
             nodes = volume_nodes(tx, volume, new)
         if new and run.recorded(BRICKS_ADD):
-            used = await self._gluster_bricks(volume.name, nodes)
+            used = await gluster_bricks(self.ctx, volume.name, nodes)
             held = [b for b in new if str(targets.gluster(b)) in used]
             if len(held) == len(new):
                 with run.write() as tx:
@@ -149,18 +150,6 @@ class VolumeExpand(Operation):
                 "removed yet; a node did not answer"
             )
         return Settled(False, "rolled back")
-
-    async def _gluster_bricks(self, name: str, nodes: list) -> set[str]:  # type: ignore[type-arg]
-        """The bricks gluster has in the volume, asked of the first node that answers."""
-        last: BrickyardError | None = None
-        for node in nodes:
-            try:
-                info = await self.ctx.agent.volume_info(node, name)
-            except BrickyardError as exc:
-                last = exc
-                continue
-            return {str(b) for b in info.bricks} if info is not None else set()
-        raise Incomplete(f"cannot read volume {name} from gluster: {last}")
 
     @classmethod
     def load(cls, ctx: ServiceContext, op: PendingOperation, runner: ChildRunner) -> Operation:
