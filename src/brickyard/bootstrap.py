@@ -16,6 +16,8 @@ from .api.routes.admin import apply_log_level
 from .api.state import ApiState
 from .config import ConfigError, ExecConfig, Settings
 from .crashtest import hook_from_env
+from .domain import gluster_rules
+from .domain.errors import InvalidRequest
 from .domain.sizing import BrickLimits
 from .domain.units import GIB
 from .nodes.commands.settings import CommandSettings
@@ -34,6 +36,7 @@ from .services.operations.recovery import (
 )
 from .services.queue import OperationQueue
 from .services.registry import Services
+from .services.volume_checks import split_option
 from .store.migrate import upgrade
 from .store.sql import SqlStore, sqlite_url
 
@@ -42,6 +45,25 @@ log = logging.getLogger("brickyard")
 # Milliseconds the simulator waits per node command, to make in-flight work observable in
 # tests (throttling, concurrency). Never set in production.
 SIM_DELAY_ENV = "BRICKYARD_SIM_DELAY_MS"
+
+
+def check_volume_options(settings: Settings) -> None:
+    """Options the server adds to every volume are refused at start when gluster would refuse
+    them at every create (ConfigError names the key)."""
+    g = settings.glusterfs
+    for key in (
+        "pre_request_volume_options",
+        "post_request_volume_options",
+        "block_hosting_volume_options",
+    ):
+        for entry in str(getattr(g, key)).split(","):
+            try:
+                found = split_option(entry)
+            except InvalidRequest as exc:
+                raise ConfigError(f"glusterfs.{key}: {exc}") from exc
+            problem = gluster_rules.option_problem(*found) if found else None
+            if problem:
+                raise ConfigError(f"glusterfs.{key}: {problem}")
 
 
 def service_settings(settings: Settings) -> ServiceSettings:
@@ -154,6 +176,7 @@ class Server:
 def build_server(
     settings: Settings, disable_auth: bool = False, agent: NodeAgent | None = None
 ) -> Server:
+    check_volume_options(settings)
     store = SqlStore(database_url(settings))
     upgrade(store.engine)
     ctx = ServiceContext(

@@ -6,9 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.errors import InvalidRequest
+from ..domain.gluster_rules import MAX_STORAGE_HOST_FOR_DEFAULT_NAMES
 from ..domain.ids import is_valid_id
 from ..domain.model import Durability, DurabilityType, EntryState
-from ..domain.validation import VOLUME_NAME, is_valid_device_name, is_valid_hostname, tag_errors
+from ..domain.validation import (
+    VOLUME_NAME,
+    device_name_length_problem,
+    is_valid_device_name,
+    is_valid_hostname,
+    tag_errors,
+)
 from ..services.devices import DeviceAddRequest
 from ..services.nodes import NodeAddRequest
 from ..services.volumes import VolumeCreateRequest
@@ -47,6 +54,7 @@ LOGGING_SPEC = {"loglevel": MAP_OF_STR}
 CLEANUP_SPEC = {"operations": [str]}
 
 BACKENDS = ("lvm", "loopfile")
+MAX_ZONE = 2**31 - 1  # stored as a 32-bit integer
 
 
 def _fail(v: Validation) -> None:
@@ -80,6 +88,8 @@ def node_add(body: bytes) -> NodeAddRequest:
         v.add("zone", "cannot be blank")
     elif data["zone"] < 1:
         v.add("zone", "must be no less than 1")
+    elif data["zone"] > MAX_ZONE:
+        v.add("zone", f"must be no greater than {MAX_ZONE}")
     hostnames = Validation()
     for key in ("manage", "storage"):
         names = data["hostnames"][key]
@@ -87,6 +97,13 @@ def node_add(body: bytes) -> NodeAddRequest:
             hostnames.add(key, "cannot be blank")
         elif not all(is_valid_hostname(n) for n in names):
             hostnames.add(key, f"[{' '.join(names)}] is not a valid {key} hostname")
+        elif key == "storage" and len(names[0]) > MAX_STORAGE_HOST_FOR_DEFAULT_NAMES:
+            # Gluster names each brick's volume file after its host: longer, no volume fits.
+            hostnames.add(
+                key,
+                f"{names[0]} is longer than {MAX_STORAGE_HOST_FOR_DEFAULT_NAMES} characters: "
+                "GlusterFS could not name the volume files of its bricks",
+            )
     v.nested("hostnames", hostnames)
     _check_id(v, "cluster", data["cluster"])
     _check_tags(v, data["tags"])
@@ -108,6 +125,8 @@ def device_add(body: bytes) -> DeviceAddRequest:
         v.add("name", "cannot be blank")
     elif not is_valid_device_name(data["name"]):
         v.add("name", "must be in a valid format")
+    elif problem := device_name_length_problem(data["name"]):
+        v.add("name", problem)
     _check_tags(v, data["tags"])
     if data["backend"] and data["backend"] not in BACKENDS:
         v.add("backend", "must be a valid value")

@@ -35,8 +35,23 @@ def is_valid_hostname(value: str) -> bool:
     return bool(_DNS_NAME.fullmatch(value))
 
 
+# A device path (a disk, or a directory for the loop-file backend) ends up in pvcreate, mkfs,
+# mount and fstab lines, and below a directory device in image paths: it stays well inside
+# PATH_MAX, and every component inside NAME_MAX.
+MAX_DEVICE_NAME = 1024
+MAX_PATH_COMPONENT = 255
+
+
 def is_valid_device_name(value: str) -> bool:
     return bool(DEVICE_NAME.fullmatch(value)) and ".." not in value.split("/")
+
+
+def device_name_length_problem(value: str) -> str | None:
+    if len(value) > MAX_DEVICE_NAME:
+        return f"the length must be no more than {MAX_DEVICE_NAME}"
+    if any(len(part) > MAX_PATH_COMPONENT for part in value.split("/")):
+        return f"each path component must be at most {MAX_PATH_COMPONENT} characters"
+    return None
 
 
 def tag_errors(tags: dict[str, str]) -> str | None:

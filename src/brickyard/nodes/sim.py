@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..domain import gluster_rules
 from ..domain.errors import NodeCommandError, NodeUnreachable
 from ..domain.units import GIB
 from .commands import gluster, loopfile, lvm
@@ -421,6 +422,36 @@ class SimNodeAgent:
             for v in sim.pool.volumes.values()
         ]
 
+    def _gluster_refuses(
+        self,
+        name: str,
+        bricks: list[GlusterBrick],
+        volume: GlusterVolumeSpec,
+        check_options: bool,
+    ) -> None:
+        """What gluster itself refuses (recorded from GlusterFS 10.3, domain/gluster_rules.py):
+        the volume name, a replica count below 2, a brick's volume file name, and each option
+        of a create as `volume set` would."""
+        command = f"gluster volume create {name}"
+        problem = gluster_rules.volume_name_problem(name)
+        if problem is None and volume.replica:
+            problem = gluster_rules.replica_problem(volume.replica)
+        for brick in bricks:
+            problem = problem or gluster_rules.volfile_name_problem(name, brick.host, brick.path)
+        if problem:
+            raise _error(command, f"volume create: {name}: failed: {problem}")
+        if not check_options:
+            return
+        layout = gluster_rules.Layout.of(
+            volume.replica,
+            volume.disperse_data,
+            volume.disperse_redundancy,
+            len(volume.bricks) // volume.bricks_per_set,
+        )
+        problem = gluster_rules.options_problem(volume.options, layout=layout, volume=name)
+        if problem:
+            raise _error(f"gluster volume set {name}", f"volume set: failed: {problem}")
+
     def _check_bricks(self, sim: SimNode, name: str, bricks: list[GlusterBrick]) -> None:
         for brick in bricks:
             owner = self.world.by_storage(brick.host)
@@ -445,6 +476,7 @@ class SimNodeAgent:
     async def volume_create(self, via: NodeAddress, volume: GlusterVolumeSpec) -> None:
         gluster.volume_create(self.cfg, volume)
         sim = await self._enter(via, "volume_create")
+        self._gluster_refuses(volume.name, volume.bricks, volume, check_options=True)
         if volume.name in sim.pool.volumes:
             raise _error(
                 f"gluster volume create {volume.name}",
@@ -466,6 +498,7 @@ class SimNodeAgent:
     ) -> None:
         gluster.volume_expand(self.cfg, volume, new_bricks)
         sim = await self._enter(via, "volume_expand")
+        self._gluster_refuses(volume.name, new_bricks, volume, check_options=False)
         existing = sim.pool.volumes.get(volume.name)
         if existing is None:
             raise _error(
@@ -564,6 +597,9 @@ class SimNodeAgent:
     ) -> GlusterVolumeInfo:
         gluster.clone_sequence(self.cfg, source, clone, snapshot)
         sim = await self._enter(via, "volume_clone")
+        problem = gluster_rules.volume_name_problem(clone)
+        if problem:
+            raise _error(f"gluster snapshot clone {clone}", f"snapshot clone: failed: {problem}")
         origin = sim.pool.volumes.get(source)
         if origin is None:
             raise _error(f"gluster snapshot create {snapshot}", f"Volume ({source}) does not exist")

@@ -29,6 +29,7 @@ from ..domain.policy import placement_policy
 from ..domain.units import GIB
 from ..nodes.port import HealStatus
 from ..store.sql import Transaction
+from . import volume_checks
 from .context import ServiceContext
 from .jobs import Job
 from .lookup import address, require
@@ -119,6 +120,9 @@ class VolumeService:
             durability.replica > self.ctx.settings.max_replica
         ):
             raise InvalidRequest("Invalid replica value")
+        volume_checks.check_replica(durability)
+        volume_checks.check_name(request.name)
+        volume_checks.check_options(request.options, durability, request.name)
         if durability.type is DurabilityType.DISPERSE and (
             (durability.data, durability.redundancy) not in ALLOWED_DISPERSIONS
         ):
@@ -203,4 +207,5 @@ class VolumeService:
         return self.runner.start(VolumeExpand(self.ctx, volume_id, expand_size))
 
     def begin_clone(self, volume_id: str, name: str) -> Job:
+        volume_checks.check_name(name)
         return self.runner.start(VolumeClone(self.ctx, volume_id, name))

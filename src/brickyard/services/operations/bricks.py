@@ -26,6 +26,7 @@ from ...store.sql import Transaction
 from ..allocation import release_bricks
 from ..context import ServiceContext
 from ..lookup import brick_spec
+from ..volume_checks import split_option
 from .base import Incomplete
 from .run import Run, reraise_interruption
 
@@ -70,7 +71,13 @@ def gluster_order(bricks: list[Brick]) -> list[Brick]:
 
 def gluster_spec(volume: Volume, bricks: list[Brick], targets: Targets) -> GlusterVolumeSpec:
     durability = volume.durability
-    options = [tuple(o.split(" ", 1)) for o in volume.options if o.strip() and " " in o]
+    # Entries without a value were refused at submit (or come from a database that has them):
+    # gluster has nothing to set them to.
+    options = [
+        found
+        for text in volume.options
+        if text.strip() and " " in text.strip() and (found := split_option(text)) is not None
+    ]
     options.append(("user.heketi.id", volume.id))
     replicate = durability.type is DurabilityType.REPLICATE
     disperse = durability.type is DurabilityType.DISPERSE
@@ -81,7 +88,7 @@ def gluster_spec(volume: Volume, bricks: list[Brick], targets: Targets) -> Glust
         disperse_data=durability.data if disperse else 0,
         disperse_redundancy=durability.redundancy if disperse else 0,
         arbiter=any(b.subtype is BrickSubType.ARBITER for b in bricks),
-        options=[(k, v) for k, v in options],
+        options=options,
     )
 
 

@@ -119,7 +119,8 @@ class OperationRunner:
                 if settled.forward:
                     log.info("%s: %s", op.description, settled.what)
                     return settled.redirect
-                if attempt >= attempts:
+                if attempt >= attempts or not isinstance(exc, BrickyardError):
+                    # A new placement helps against a node that failed, not against a bug.
                     raise brickyard_error(exc) from exc
                 attempt += 1
                 try:

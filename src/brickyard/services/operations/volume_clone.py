@@ -25,6 +25,7 @@ from ...domain.model import (
 )
 from ...nodes.port import GlusterVolumeInfo, NodeAddress
 from ...store.sql import Transaction
+from .. import volume_checks
 from ..context import ServiceContext
 from ..lookup import address, require
 from .base import ChildRunner, Journal, Operation, Settled, Step
@@ -68,6 +69,12 @@ class VolumeClone(Operation):
         self.name = self.name or f"vol_{self.clone_id}"
         if tx.volume_named(source.cluster_id, self.name) is not None:
             raise OperationFailed(f"{failed}: Volume name '{self.name}' already in use")
+        source_bricks = gluster_order(tx.volume_bricks(source.id))
+        hosts = {
+            n: storage
+            for n, (_, storage) in tx.node_hosts({b.node_id for b in source_bricks}).items()
+        }
+        volume_checks.check_clone_files(self.name, source_bricks, hosts)
         clone = Volume(
             id=self.clone_id,
             cluster_id=source.cluster_id,

@@ -17,6 +17,7 @@ from ...domain.model import (
     Volume,
 )
 from ...store.sql import Transaction
+from .. import volume_checks
 from ..allocation import write_allocation
 from ..context import ServiceContext
 from ..volume_placement import choose
@@ -68,6 +69,15 @@ class VolumeCreate(Operation):
     def plan(self, tx: Transaction) -> Journal:
         allocation = choose(self.ctx, tx, self.volume, self.clusters, self.op_id).allocation
         assert allocation is not None  # choose raises when nothing could be placed
+        hosts = {
+            n: storage
+            for n, (_, storage) in tx.node_hosts({b.node_id for b in allocation.bricks}).items()
+        }
+        volume_checks.check_volume_files(self.volume.name, allocation.bricks, hosts)
+        sets = len({b.set_index for b in allocation.bricks})
+        volume_checks.check_options(
+            self.volume.options, self.volume.durability, self.volume.name, sets
+        )
         self.volume.pending_op_id = self.op_id
         tx.add(self.volume)
         write_allocation(tx, allocation)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ...domain.errors import OperationFailed, PendingConflict, PlacementError
+from ...domain.errors import InvalidRequest, OperationFailed, PendingConflict, PlacementError
 from ...domain.model import (
     Brick,
     Change,
@@ -18,6 +18,7 @@ from ...domain.model import (
     Volume,
 )
 from ...store.sql import Transaction
+from .. import volume_checks
 from ..allocation import allocate, write_allocation
 from ..context import ServiceContext
 from ..lookup import require
@@ -93,6 +94,14 @@ class VolumeExpand(Operation):
                 first_set_index=1 + max((b.set_index for b in existing), default=-1),
             )
         except PlacementError as exc:
+            raise OperationFailed(f"Failed to allocate volume expansion: {exc}") from exc
+        hosts = {
+            n: storage
+            for n, (_, storage) in tx.node_hosts({b.node_id for b in allocation.bricks}).items()
+        }
+        try:
+            volume_checks.check_volume_files(volume.name, allocation.bricks, hosts)
+        except InvalidRequest as exc:
             raise OperationFailed(f"Failed to allocate volume expansion: {exc}") from exc
         write_allocation(tx, allocation)
         self.new_bricks = allocation.bricks
