@@ -7,7 +7,6 @@ kept, and heal starts that do not hold an evacuation up."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter
 from typing import Any
@@ -15,7 +14,6 @@ from typing import Any
 import pytest
 
 from brickyard.domain.errors import NodeCommandError
-from brickyard.domain.model import OperationType
 from brickyard.nodes.port import GlusterBrick, GlusterVolumeInfo, NodeAddress
 from brickyard.nodes.sim import SimNodeAgent
 from brickyard.store.tables import pending_operations
@@ -391,8 +389,3 @@ async def test_evacuation_does_not_wait_for_heal_it_cannot_start(
     assert started == [volume["name"]]
     after = await harness.get_json(f"/volumes/{volume['id']}")
     assert all(b["node"] != dead for b in after["bricks"])
-
-
-def test_operation_type_names_are_heketis() -> None:
-    assert OperationType.EVICT_BRICK.type_name == "evict-brick"
-    assert json.dumps(OperationType.UNKNOWN.type_name) == '"unknown"'

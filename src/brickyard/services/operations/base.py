@@ -104,6 +104,11 @@ class Operation(abc.ABC):
         """Where a success redirects, when known before execution ("" when nothing to show)."""
         return ""
 
+    @property
+    def attempts(self) -> int:
+        """How often a failure is rolled back and planned afresh before it is the answer."""
+        return 1
+
     # -- the four parts ---------------------------------------------------------------------
     @abc.abstractmethod
     def plan(self, tx: Transaction) -> Journal:

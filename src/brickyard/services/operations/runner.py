@@ -103,7 +103,7 @@ class OperationRunner:
     async def _execute(self, op: Operation, owner: str) -> str | None:
         run = Run(self.ctx, op.op_id, op.type, owner)
         run.crash_point("planned")
-        attempts = max(1, getattr(op, "attempts", 1))
+        attempts = max(1, op.attempts)
         attempt = 1
         while True:
             try:
