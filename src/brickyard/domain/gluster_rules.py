@@ -194,6 +194,7 @@ def catalog() -> dict[str, Any]:
 
 
 def reload_catalog() -> None:
+    """Read the catalog file again (testbed/record-gluster-options, after writing it)."""
     catalog.cache_clear()
 
 

@@ -43,9 +43,6 @@ class HealStarter:
             self._tasks[volume] = task
             task.add_done_callback(lambda _: self._tasks.pop(volume, None))
 
-    def pending(self) -> list[str]:
-        return sorted(self._tasks)
-
     def cancel(self) -> None:
         """Stop every pending start (shutdown): the daemons' crawl heals later anyway."""
         for task in list(self._tasks.values()):

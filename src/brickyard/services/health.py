@@ -50,11 +50,6 @@ class NodeHealth:
     hosts: dict[str, Health] = field(default_factory=dict)  # by manage host
     cleaned: int = 0  # leftovers destroyed by the monitor since start
 
-    def is_down(self, node: Node) -> bool:
-        """Known down (unknown counts as up, as in Heketi)."""
-        found = self.hosts.get(node.manage_host)
-        return found is not None and not found.up
-
     async def run(self) -> None:
         if not self.settings.enabled:
             return

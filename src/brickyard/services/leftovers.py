@@ -60,8 +60,3 @@ async def _clean(ctx: ServiceContext, manage_host: str | None) -> int:
                 exc,
             )
     return cleaned
-
-
-def hosts_with_leftovers(ctx: ServiceContext) -> set[str]:
-    with ctx.store.read() as tx:
-        return {x.manage_hostname for x in leftovers.all_leftovers(tx)}

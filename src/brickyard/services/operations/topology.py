@@ -32,7 +32,7 @@ from ...store.errors import Duplicate
 from ...store.sql import Transaction
 from ..context import ServiceContext
 from ..lookup import address, device_spec, require
-from .base import ChildRunner, Incomplete, Journal, Operation, Settled, Step, first_change
+from .base import ChildRunner, Journal, Operation, Settled, Step, first_change
 from .run import Run
 
 log = logging.getLogger(__name__)
@@ -355,6 +355,3 @@ async def detach(ctx: ServiceContext, peers: list[Node], peer: NodeAddress) -> N
             return
         except BrickyardError as exc:
             log.warning("peer detach of %s via %s: %s", peer.storage, via.manage_host, exc)
-
-
-__all__ = ["DeviceAdd", "DeviceDelete", "Incomplete", "NodeAdd", "NodeDelete"]
