@@ -351,3 +351,92 @@ def test_clone_crash_recovery_on_lvm(guest_vm: Guest, tmp_path: Path) -> None:
         assert server.finish(server.call("DELETE", f"/nodes/{node_id}")).status_code == 204
     finally:
         server.stop()
+
+
+def heketi_form(dump: dict[str, Any]) -> dict[str, Any]:
+    """A Brickyard export as Heketi 10 writes it: without Brickyard's own fields."""
+    result = json.loads(json.dumps(dump))
+    for entry in result["deviceentries"].values():
+        del entry["Backend"]
+    for entry in result["brickentries"].values():
+        del entry["SetIndex"], entry["Position"]
+    return result
+
+
+def test_heketi_lvm_names_drive_real_lvm(guest_vm: Guest, tmp_path: Path) -> None:
+    """A database as Heketi 10 writes it drives real LVM by the names it recorded: a brick whose
+    thin pool is not tp_<brick id> (renamed on the guest, recorded so in the export), and a
+    clone whose LV lives in that pool. After `heketi db import` into a new server, examine
+    finds no difference; deleting the origin first leaves the pool for the clone (its space
+    still counted, once); deleting the clone then removes every LV and returns all the space."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = VmServer(guest_vm, tmp_path / "a")
+    first.start()
+    try:
+        cluster = first.call("POST", "/clusters", {"block": False, "file": True}).json()["id"]
+        body = {
+            "cluster": cluster,
+            "zone": 1,
+            "hostnames": {"manage": [guest_vm.ip], "storage": [guest_vm.ip]},
+        }
+        node_id = first.finish(first.call("POST", "/nodes", body)).headers["location"]
+        node_id = node_id.rsplit("/", 1)[1]
+        device = {"node": node_id, "name": DATA_DISK}
+        assert first.finish(first.call("POST", "/devices", device)).status_code == 204
+        created = first.finish(first.call("POST", "/volumes", {"size": 1}))
+        origin = created.headers["location"].rsplit("/", 1)[1]
+        cloned = first.finish(first.call("POST", f"/volumes/{origin}/clone", {"name": "c"}))
+        clone = cloned.headers["location"].rsplit("/", 1)[1]
+        dump = first.dump()
+    finally:
+        first.stop()
+    (device_id,) = dump["deviceentries"]
+    vg = f"vg_{device_id}"
+    (origin_brick,) = dump["volumeentries"][origin]["Bricks"]
+    (clone_brick,) = dump["volumeentries"][clone]["Bricks"]
+    clone_lv = dump["brickentries"][clone_brick]["LvmLv"]
+    assert dump["brickentries"][clone_brick]["LvmThinPool"] == f"tp_{origin_brick}"
+    renamed = f"tp_{uuid.uuid4().hex}"
+    guest(f"lvrename {vg} tp_{origin_brick} {renamed}")
+    export = heketi_form(dump)
+    for brick in (origin_brick, clone_brick):
+        export["brickentries"][brick]["LvmThinPool"] = renamed
+    (tmp_path / "export.json").write_text(json.dumps(export))
+    heketi = Path(sys.executable).parent / "heketi"
+    database = tmp_path / "b" / "heketi.db"
+    imported = subprocess.run(
+        [str(heketi), "db", "import", f"--jsonfile={tmp_path}/export.json", f"--dbfile={database}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    second = VmServer(guest_vm, tmp_path / "b")
+    second.start()
+    try:
+        examined = second.call("GET", "/internal/state/examine").json()
+        assert examined["differences"] == [], examined
+        used = second.dump()["deviceentries"][device_id]["Info"]["storage"]["used"]
+        assert used > 0
+        # the origin first: its LV goes, the renamed pool stays for the clone's LV
+        assert second.finish(second.call("DELETE", f"/volumes/{origin}")).status_code == 204
+        assert lv_names(vg) == {renamed, clone_lv}
+        after = second.dump()
+        assert after["pendingoperations"] == {}
+        assert after["deviceentries"][device_id]["Info"]["storage"]["used"] == used
+        examined = second.call("GET", "/internal/state/examine").json()
+        assert examined["differences"] == [], examined
+        # then the clone: nothing is left, all the space is back
+        assert second.finish(second.call("DELETE", f"/volumes/{clone}")).status_code == 204
+        assert lv_names(vg) == set()
+        final = second.dump()
+        assert final["deviceentries"][device_id]["Info"]["storage"]["used"] == 0
+        assert "No snapshots present" in guest("gluster --mode=script snapshot list").stdout
+        for state in ("offline", "failed"):
+            r = second.finish(second.call("POST", f"/devices/{device_id}/state", {"state": state}))
+            assert r.status_code == 204, r.text
+        assert second.finish(second.call("DELETE", f"/devices/{device_id}")).status_code == 204
+        assert second.finish(second.call("DELETE", f"/nodes/{node_id}")).status_code == 204
+    finally:
+        second.stop()

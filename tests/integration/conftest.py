@@ -327,8 +327,10 @@ def assert_nodes_match_db(world: SimWorld, dump: dict[str, Any]) -> None:
         assert sim.directories == {m + "/brick" for m in expected_mounts}, host
         for device_id in my_devices:
             vg = sim.volume_groups[f"vg_{device_id}"]
-            in_vg = {b for b, e in my_bricks.items() if e["Info"]["device"] == device_id}
-            assert set(vg.pools) == {f"tp_{b}" for b in in_vg}, (device_id, vg.pools)
+            # Every brick's pool by the name it recorded; a clone's is its origin's (kept for
+            # the clone when the origin went first).
+            pools = {e["LvmThinPool"] for e in bricks.values() if e["Info"]["device"] == device_id}
+            assert set(vg.pools) == pools, (device_id, vg.pools)
             storage = devices[device_id]["Info"]["storage"]
             assert vg.size == storage["total"], (device_id, vg.size, storage)
             assert vg.used == storage["used"], (device_id, vg.used, storage)

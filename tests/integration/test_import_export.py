@@ -53,6 +53,7 @@ IDS = {
     **{f"B{i}": f"b{i}" * 16 for i in range(1, 10)},
     "BA": "ba" * 16,
     "OP": "0f" * 16,
+    "TP8": "71" * 16,  # Heketi does not always name a brick's pool after the brick
 }
 
 HEKETI_EXPORT = """{
@@ -139,61 +140,61 @@ HEKETI_EXPORT = """{
             "Info": {"id": "@B1@", "path": "/var/lib/heketi/mounts/vg_@D1@/brick_@B1@/brick",
                      "device": "@D1@", "node": "@N1@", "volume": "@V1@", "size": 1048576},
             "TpSize": 1048576, "PoolMetadataSize": 8192, "Pending": {"Id": ""},
-            "LvmThinPool": "", "LvmLv": "", "SubType": 1
+            "LvmThinPool": "tp_@B1@", "LvmLv": "", "SubType": 1
         },
         "@B2@": {
             "Info": {"id": "@B2@", "path": "/var/lib/heketi/mounts/vg_@D1@/brick_@B2@/brick",
                      "device": "@D1@", "node": "@N1@", "volume": "@V1@", "size": 1048576},
             "TpSize": 1048576, "PoolMetadataSize": 8192, "Pending": {"Id": ""},
-            "LvmThinPool": "", "LvmLv": "", "SubType": 1
+            "LvmThinPool": "tp_@B2@", "LvmLv": "", "SubType": 1
         },
         "@B3@": {
             "Info": {"id": "@B3@", "path": "/var/lib/heketi/mounts/vg_@D2@/brick_@B3@/brick",
                      "device": "@D2@", "node": "@N2@", "volume": "@V1@", "size": 1048576},
             "TpSize": 1048576, "PoolMetadataSize": 8192, "Pending": {"Id": ""},
-            "LvmThinPool": "", "LvmLv": "", "SubType": 1
+            "LvmThinPool": "tp_@B3@", "LvmLv": "", "SubType": 1
         },
         "@B4@": {
             "Info": {"id": "@B4@", "path": "/var/lib/heketi/mounts/vg_@D2@/brick_@B4@/brick",
                      "device": "@D2@", "node": "@N2@", "volume": "@V1@", "size": 1048576},
             "TpSize": 1048576, "PoolMetadataSize": 8192, "Pending": {"Id": ""},
-            "LvmThinPool": "", "LvmLv": "", "SubType": 1
+            "LvmThinPool": "tp_@B4@", "LvmLv": "", "SubType": 1
         },
         "@B5@": {
             "Info": {"id": "@B5@", "path": "/var/lib/heketi/mounts/vg_@D3@/brick_@B5@/brick",
                      "device": "@D3@", "node": "@N3@", "volume": "@V1@", "size": 1048576},
             "TpSize": 1048576, "PoolMetadataSize": 8192, "Pending": {"Id": ""},
-            "LvmThinPool": "", "LvmLv": "", "SubType": 1
+            "LvmThinPool": "tp_@B5@", "LvmLv": "", "SubType": 1
         },
         "@B6@": {
             "Info": {"id": "@B6@", "path": "/var/lib/heketi/mounts/vg_@D3@/brick_@B6@/brick",
                      "device": "@D3@", "node": "@N3@", "volume": "@V1@", "size": 1048576},
             "TpSize": 1048576, "PoolMetadataSize": 8192, "Pending": {"Id": ""},
-            "LvmThinPool": "", "LvmLv": "", "SubType": 1
+            "LvmThinPool": "tp_@B6@", "LvmLv": "", "SubType": 1
         },
         "@B7@": {
             "Info": {"id": "@B7@", "path": "/var/lib/heketi/mounts/vg_@D1@/brick_@B7@/brick",
                      "device": "@D1@", "node": "@N1@", "volume": "@V2@", "size": 65536},
             "TpSize": 98304, "PoolMetadataSize": 4096, "Pending": {"Id": ""},
-            "LvmThinPool": "", "LvmLv": "", "SubType": 2
+            "LvmThinPool": "tp_@B7@", "LvmLv": "", "SubType": 2
         },
         "@B8@": {
             "Info": {"id": "@B8@", "path": "/var/lib/heketi/mounts/vg_@D2@/brick_@B8@/brick",
                      "device": "@D2@", "node": "@N2@", "volume": "@V2@", "size": 1048576},
             "TpSize": 1572864, "PoolMetadataSize": 8192, "Pending": {"Id": ""},
-            "LvmThinPool": "", "LvmLv": "", "SubType": 1
+            "LvmThinPool": "tp_@TP8@", "LvmLv": "", "SubType": 1
         },
         "@B9@": {
             "Info": {"id": "@B9@", "path": "/var/lib/heketi/mounts/vg_@D3@/brick_@B9@/brick",
                      "device": "@D3@", "node": "@N3@", "volume": "@V2@", "size": 1048576},
             "TpSize": 1572864, "PoolMetadataSize": 8192, "Pending": {"Id": ""},
-            "LvmThinPool": "", "LvmLv": "", "SubType": 1
+            "LvmThinPool": "tp_@B9@", "LvmLv": "", "SubType": 1
         },
         "@BA@": {
             "Info": {"id": "@BA@", "path": "/var/lib/heketi/mounts/vg_@D1@/brick_@BA@/brick",
                      "device": "@D1@", "node": "@N1@", "volume": "@V3@", "size": 1048576},
             "TpSize": 1048576, "PoolMetadataSize": 8192, "Pending": {"Id": "@OP@"},
-            "LvmThinPool": "", "LvmLv": "", "SubType": 1
+            "LvmThinPool": "tp_@BA@", "LvmLv": "", "SubType": 1
         }
     },
     "nodeentries": {
@@ -550,6 +551,12 @@ def test_heketi_export_is_imported_with_its_ids_and_values(
         BrickSubType.ARBITER,
     )
     assert bricks[IDS["BA"]].pending_op_id == IDS["OP"]
+    # Every later command on a brick uses the pool Heketi recorded, whatever its name.
+    assert (bricks[IDS["B8"]].thin_pool, bricks[IDS["B8"]].lv) == (
+        f"tp_{IDS['TP8']}",
+        f"brick_{IDS['B8']}",
+    )
+    assert bricks[IDS["B1"]].thin_pool == f"tp_{IDS['B1']}"
     assert op is not None and op.status == "" and op.timestamp == 1700000000
     assert [(int(c.change), c.id) for c in op.changes] == [(2, IDS["V3"]), (1, IDS["BA"])]
     assert attributes["DB_GENERATION_ID"] == "5c1f9a3e0d2b4c6a8e7f1b2d3c4a5e6f"
@@ -665,7 +672,11 @@ def _rekey_device_as_node(dump: dict[str, Any]) -> None:
 
 
 def _add_block_volume(dump: dict[str, Any]) -> None:
-    dump["blockvolumeentries"] = {"f1" * 16: {"Info": {"id": "f1" * 16}, "Pending": {"Id": ""}}}
+    """A block volume on V1 that V1's blockinfo (and the cluster) do not list."""
+    info = {"size": 1, "name": "bv", "id": "f1" * 16, "cluster": IDS["C"]}
+    info["blockhostingvolume"] = IDS["V1"]
+    dump["blockvolumeentries"] = {"f1" * 16: {"Info": info, "Pending": {"Id": ""}}}
+    dump["clusterentries"][IDS["C"]]["Info"]["blockvolumes"] = ["f1" * 16]
 
 
 BAD_DUMPS: dict[str, tuple[Mutation, str]] = {
@@ -696,13 +707,14 @@ BAD_DUMPS: dict[str, tuple[Mutation, str]] = {
         _set("nodeentries.@N1@.Info.zone", "1"),
         f"nodeentries.{IDS['N1']}.Info.zone: expected an integer, got a string",
     ),
-    "clone brick LVM names": (
-        _set("brickentries.@B1@.LvmLv", "0a1b2c_0"),
-        f"brickentries.{IDS['B1']}.LvmLv: bricks with their own LVM names",
+    "LVM name a node would not take": (
+        _set("brickentries.@B1@.LvmThinPool", "-rf"),
+        f"brickentries.{IDS['B1']}.LvmThinPool: '-rf' is not a valid LVM name",
     ),
-    "block volumes": (
+    "block volume its hosting volume does not list": (
         _add_block_volume,
-        "blockvolumeentries: 1 block volume: block volumes are not supported yet",
+        f"blockvolumeentries.{'f1' * 16}.Info.blockhostingvolume: volume {IDS['V1']} does not "
+        "list this block volume",
     ),
 }
 

@@ -45,19 +45,21 @@ def node_view_json(view: NodeView, bricks_by_device: dict[str, list[Brick]]) -> 
     return node_json(view.node, devices)
 
 
-def cluster_json(cluster: Cluster, node_ids: list[str], volume_ids: list[str]) -> dict[str, Any]:
+def cluster_json(
+    cluster: Cluster, node_ids: list[str], volume_ids: list[str], block_volume_ids: list[str]
+) -> dict[str, Any]:
     return {
         "id": cluster.id,
         "nodes": sorted(node_ids),
         "volumes": sorted(volume_ids),
         "block": cluster.block,
         "file": cluster.file,
-        "blockvolumes": [],
+        "blockvolumes": sorted(block_volume_ids),
     }
 
 
 def cluster_view_json(view: ClusterView) -> dict[str, Any]:
-    return cluster_json(view.cluster, view.node_ids, view.volume_ids)
+    return cluster_json(view.cluster, view.node_ids, view.volume_ids, view.block_volume_ids)
 
 
 def volume_view_json(view: VolumeView) -> dict[str, Any]:

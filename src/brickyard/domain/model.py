@@ -102,11 +102,27 @@ class Brick:
     subtype: BrickSubType = BrickSubType.NORMAL
     pending_op_id: str = ""
     path_override: str = ""  # gluster-chosen path (snapshot clones)
+    # LVM names other than the derived tp_<id> / brick_<id> (Heketi's LvmThinPool / LvmLv:
+    # a clone's LV is gluster's, in its origin's pool). "" means the derived name.
+    lvm_thin_pool: str = ""
+    lvm_lv: str = ""
+    # Its LV lives in a thin pool whose space another brick carries (a clone's, in its
+    # origin's pool): a pool's space is counted once on its device, as Heketi does.
+    pool_guest: bool = False
 
     @property
     def space(self) -> int:
-        """KiB this brick takes from its device."""
-        return self.tp_size + self.pool_metadata_size
+        """KiB this brick takes from its device: its thin pool, unless another brick's row
+        carries that pool."""
+        return 0 if self.pool_guest else self.tp_size + self.pool_metadata_size
+
+    @property
+    def thin_pool(self) -> str:
+        return self.lvm_thin_pool or f"tp_{self.id}"
+
+    @property
+    def lv(self) -> str:
+        return self.lvm_lv or f"brick_{self.id}"
 
     @property
     def mount_point(self) -> str:
@@ -149,6 +165,8 @@ class BlockInfo:
     free_size: int = 0
     reserved_size: int = 0
     restriction: str = ""
+    # Block volumes it hosts (imported from Heketi; kept, not served): ids, as Heketi lists them.
+    block_volumes: list[str] = field(default_factory=list)
 
     def with_raw_capacity(self, gib: int) -> BlockInfo:
         free = gib * (100 - BLOCK_HOSTING_RESERVE_PERCENT) // 100
@@ -174,6 +192,21 @@ class Volume:
     def visible(self) -> bool:
         """A volume being created or deleted is hidden from lists and info (Heketi)."""
         return not self.pending_op_id
+
+
+@dataclass
+class BlockVolume:
+    """A gluster-block volume imported from Heketi. Brickyard does not serve block volumes:
+    it keeps them as Heketi recorded them (`info` is Heketi's BlockVolumeInfo, unchanged), so
+    they are listed, shown, exported again, and keep their hosting volume from being deleted."""
+
+    id: str
+    cluster_id: str
+    hosting_volume_id: str
+    name: str
+    size: int  # GiB
+    info: dict[str, object] = field(default_factory=dict)
+    pending_op_id: str = ""
 
 
 class OperationType(enum.IntEnum):

@@ -42,6 +42,15 @@ MAX_DEVICE_NAME = 1024
 MAX_PATH_COMPONENT = 255
 
 
+# LVM's rule for names (lvm(8) "VALID NAMES"), narrowed to what Heketi and gluster write
+# (tp_<id>, brick_<id>, <uuid>_<n>): nothing a command line could read as an option or a path.
+LVM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+.-]{0,126}")
+
+
+def is_valid_lvm_name(value: str) -> bool:
+    return bool(LVM_NAME.fullmatch(value)) and value not in {".", ".."}
+
+
 def is_valid_device_name(value: str) -> bool:
     return bool(DEVICE_NAME.fullmatch(value)) and ".." not in value.split("/")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from ..domain.model import Brick, Cluster, Device, Node, PendingOperation, Volume
+from ..domain.model import BlockVolume, Brick, Cluster, Device, Node, PendingOperation, Volume
 from ..store.sql import SqlStore, Transaction
 
 
@@ -26,6 +26,10 @@ def _dump(tx: Transaction) -> dict[str, Any]:
     volumes = tx.all(Volume)
     bricks = tx.all(Brick)
     ops = tx.all(PendingOperation)
+    block_volumes = tx.all(BlockVolume)
+    block_volumes_of: dict[str, list[str]] = defaultdict(list)
+    for bv in block_volumes:
+        block_volumes_of[bv.cluster_id].append(bv.id)
     nodes_of: dict[str, list[str]] = defaultdict(list)
     hosts_of: dict[str, list[str]] = defaultdict(list)
     for n in nodes:
@@ -51,14 +55,14 @@ def _dump(tx: Transaction) -> dict[str, Any]:
                     "volumes": volumes_of[c.id],
                     "block": c.block,
                     "file": c.file,
-                    "blockvolumes": [],
+                    "blockvolumes": block_volumes_of[c.id],
                 }
             }
             for c in clusters
         },
         "volumeentries": {
             v.id: {
-                "Info": volume_json(v, [], hosts_of[v.cluster_id], with_bricks=False),
+                "Info": volume_json(v, [], hosts_of[v.cluster_id], with_bricks=False, entry=True),
                 "Bricks": bricks_of_volume[v.id],
                 "GlusterVolumeOptions": v.options,
                 "Pending": {"Id": v.pending_op_id},
@@ -71,8 +75,9 @@ def _dump(tx: Transaction) -> dict[str, Any]:
                 "TpSize": b.tp_size,
                 "PoolMetadataSize": b.pool_metadata_size,
                 "Pending": {"Id": b.pending_op_id},
-                "LvmThinPool": "",
-                "LvmLv": "",
+                # As Heketi 10 writes them: the pool on every brick, the LV where not derived.
+                "LvmThinPool": b.thin_pool,
+                "LvmLv": b.lvm_lv,
                 "SubType": int(b.subtype),
                 "SetIndex": b.set_index,
                 "Position": b.position,
@@ -98,7 +103,9 @@ def _dump(tx: Transaction) -> dict[str, Any]:
             }
             for d in devices
         },
-        "blockvolumeentries": {},
+        "blockvolumeentries": {
+            bv.id: {"Info": bv.info, "Pending": {"Id": bv.pending_op_id}} for bv in block_volumes
+        },
         "dbattributeentries": {k: {"Key": k, "Value": v} for k, v in tx.attributes().items()},
         "pendingoperations": {
             op.id: {
@@ -185,8 +192,15 @@ def mount_json(volume: Volume, hosts: list[str]) -> dict[str, Any]:
 
 
 def volume_json(
-    volume: Volume, bricks: list[Brick], hosts: list[str], with_bricks: bool = True
+    volume: Volume,
+    bricks: list[Brick],
+    hosts: list[str],
+    with_bricks: bool = True,
+    entry: bool = False,
 ) -> dict[str, Any]:
+    """The VolumeInfo of the API, or with `entry` the Info of an export's volume entry: there
+    Heketi keeps the request's options (without the server's empty pre/post padding), and the
+    entry's GlusterVolumeOptions the options applied."""
     result: dict[str, Any] = {
         "size": volume.size,
         "name": volume.name,
@@ -194,8 +208,9 @@ def volume_json(
     }
     if volume.gid:
         result["gid"] = volume.gid
-    if volume.options:
-        result["glustervolumeoptions"] = volume.options
+    options = [o for o in volume.options if o] if entry else volume.options
+    if options:
+        result["glustervolumeoptions"] = options
     if volume.block:
         result["block"] = True
     result["snapshot"] = {
@@ -210,6 +225,8 @@ def volume_json(
         blockinfo["freesize"] = volume.block_info.free_size
     if volume.block_info.reserved_size:
         blockinfo["reservedsize"] = volume.block_info.reserved_size
+    if volume.block_info.block_volumes:
+        blockinfo["blockvolume"] = sorted(volume.block_info.block_volumes)
     if volume.block_info.restriction:
         blockinfo["restriction"] = volume.block_info.restriction
     result["blockinfo"] = blockinfo

@@ -12,9 +12,10 @@ checked before anything is written:
 
 Structural problems are errors: wrong types, bad ids, unknown fields, references to missing or
 disagreeing entities, duplicate hostnames. Drift is not: a device whose used space differs from
-its bricks is imported as it is, for ``GET /db/check`` and ``brickyard examine`` to report. What
-Brickyard cannot represent yet (block volumes, bricks of Heketi's snapshot clones with their own
-LVM names) is refused with a clear message rather than imported half.
+its bricks is imported as it is, for ``GET /db/check`` and ``brickyard examine`` to report.
+Heketi's block volumes are kept as they are and listed, not served (this version manages no
+gluster-block volumes). Every brick keeps its LVM names (``LvmThinPool``/``LvmLv``), and a
+thin pool shared by clone bricks is counted once (`_share_pools`).
 
 Brickyard's own export has three extra fields Heketi does not write: ``Backend`` on devices and
 ``SetIndex``/``Position`` on bricks. Without them a device is ``lvm`` and the bricks of a volume
@@ -35,6 +36,7 @@ from ..domain.ids import is_valid_id
 from ..domain.model import (
     HEKETI_JOURNAL_FORMAT,
     BlockInfo,
+    BlockVolume,
     Brick,
     BrickSubType,
     Change,
@@ -49,10 +51,17 @@ from ..domain.model import (
     PendingOperation,
     Volume,
 )
-from ..domain.validation import VOLUME_NAME, is_valid_device_name, is_valid_hostname, tag_errors
+from ..domain.validation import (
+    VOLUME_NAME,
+    is_valid_device_name,
+    is_valid_hostname,
+    is_valid_lvm_name,
+    tag_errors,
+)
 from ..store.errors import Duplicate
 from ..store.sql import SqlStore, Transaction
 from ..store.tables import (
+    block_volumes,
     bricks,
     clusters,
     db_attributes,
@@ -63,7 +72,7 @@ from ..store.tables import (
 )
 
 __all__ = [
-    "BLOCK_VOLUMES_UNSUPPORTED",
+    "BLOCK_VOLUMES_KEPT",
     "DumpError",
     "HeketiDump",
     "ImportSummary",
@@ -72,7 +81,11 @@ __all__ = [
     "parse_json",
 ]
 
-BLOCK_VOLUMES_UNSUPPORTED = "block volumes are not supported yet"
+BLOCK_VOLUMES_KEPT = (
+    "kept as Heketi recorded them and listed, but not served: this version does not create, "
+    "delete or expand gluster-block volumes, and their hosting volumes cannot be deleted while "
+    "they hold them"
+)
 # Enough to see what is wrong with a file without burying the first problem.
 MAX_REPORTED = 25
 _INT64_MAX = 2**63 - 1
@@ -81,16 +94,6 @@ _DEFAULT_EC_DATA = 4
 _DEFAULT_EC_REDUNDANCY = 2
 _BACKENDS = ("lvm", "loopfile")
 _OPERATION_STATUSES = ("", "stale", "failed")
-_BLOCK_OPERATIONS = {
-    OperationType.CREATE_BLOCK_VOLUME,
-    OperationType.DELETE_BLOCK_VOLUME,
-    OperationType.EXPAND_BLOCK_VOLUME,
-}
-_BLOCK_CHANGES = {
-    ChangeType.ADD_BLOCK_VOLUME,
-    ChangeType.DELETE_BLOCK_VOLUME,
-    ChangeType.EXPAND_BLOCK_VOLUME,
-}
 
 # The entity sections every Heketi export has; the three newer ones may be missing from an
 # export of an old Heketi and then count as empty.
@@ -153,6 +156,20 @@ _KEYS: dict[str, frozenset[str]] = {
         "operation": {"Id", "Timestamp", "Type", "Actions", "Status"},
         "action": {"Change", "Id", "Delta"},
         "attribute": {"Key", "Value"},
+        "blockvolume": {"Info", "Pending"},
+        "blockvolume.Info": {
+            "size",
+            "clusters",
+            "name",
+            "hacount",
+            "auth",
+            "id",
+            "blockvolume",
+            "cluster",
+            "blockhostingvolume",
+            "usablesize",
+        },
+        "blockvolume.target": {"hosts", "iqn", "lun", "username", "password"},
     }.items()
 }
 
@@ -183,17 +200,26 @@ class ImportSummary:
     volumes: int = 0
     bricks: int = 0
     operations: int = 0
+    block_volumes: int = 0
 
     def text(self) -> str:
-        return "Imported " + ", ".join(
-            _count(n, noun)
-            for n, noun in (
-                (self.clusters, "cluster"),
-                (self.nodes, "node"),
-                (self.devices, "device"),
-                (self.volumes, "volume"),
-                (self.bricks, "brick"),
-                (self.operations, "pending operation"),
+        return (
+            "Imported "
+            + ", ".join(
+                _count(n, noun)
+                for n, noun in (
+                    (self.clusters, "cluster"),
+                    (self.nodes, "node"),
+                    (self.devices, "device"),
+                    (self.volumes, "volume"),
+                    (self.bricks, "brick"),
+                    (self.operations, "pending operation"),
+                )
+            )
+            + (
+                f", {_count(self.block_volumes, 'block volume')} (kept, not served)"
+                if self.block_volumes
+                else ""
             )
         )
 
@@ -212,6 +238,7 @@ class HeketiDump:
     volumes: list[Volume] = field(default_factory=list)
     bricks: list[Brick] = field(default_factory=list)
     operations: list[PendingOperation] = field(default_factory=list)
+    block_volumes: list[BlockVolume] = field(default_factory=list)
     attributes: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -223,6 +250,7 @@ class HeketiDump:
             len(self.volumes),
             len(self.bricks),
             len(self.operations),
+            len(self.block_volumes),
         )
 
 
@@ -431,6 +459,8 @@ class _Links:
     node_devices: dict[str, list[str]] = field(default_factory=dict)
     device_bricks: dict[str, list[str]] = field(default_factory=dict)
     volume_bricks: dict[str, list[str]] = field(default_factory=dict)
+    cluster_block_volumes: dict[str, list[str]] = field(default_factory=dict)
+    volume_block_volumes: dict[str, list[str]] = field(default_factory=dict)
     # brick id -> whether the dump gave its SetIndex and Position (Brickyard's own export)
     brick_has_set: dict[str, bool] = field(default_factory=dict)
 
@@ -498,8 +528,7 @@ class _Reader:
             return
         self.links.cluster_nodes[key] = info.id_list("nodes")
         self.links.cluster_volumes[key] = info.id_list("volumes")
-        if info.strings("blockvolumes"):
-            self.problems.add(info.at("blockvolumes"), BLOCK_VOLUMES_UNSUPPORTED)
+        self.links.cluster_block_volumes[key] = info.id_list("blockvolumes")
         self.dump.clusters.append(
             Cluster(key, block=info.boolean("block"), file=info.boolean("file"))
         )
@@ -559,15 +588,6 @@ class _Reader:
         info = self.info(entry, key, "brick.Info")
         if info is None:
             return
-        for lvm_name in ("LvmThinPool", "LvmLv"):
-            if entry.string(lvm_name):
-                # Heketi sets them only on bricks of snapshot clones, whose LVs are named by
-                # gluster; Brickyard would look for tp_<id>/brick_<id> and miss them.
-                self.problems.add(
-                    entry.at(lvm_name),
-                    "bricks with their own LVM names (Heketi's volume clones) "
-                    "are not supported yet",
-                )
         brick = Brick(
             id=key,
             volume_id=info.entity_id("volume"),
@@ -578,6 +598,11 @@ class _Reader:
             pool_metadata_size=entry.integer("PoolMetadataSize"),
             subtype=_subtype(entry),
             pending_op_id=entry.pending_id(),
+            # Every later command on the brick uses these: Heketi writes LvmThinPool on every
+            # brick (not always tp_<id>) and LvmLv on clones (gluster's LV). Stored only where
+            # they differ from the derived names.
+            lvm_thin_pool=_lvm_name(entry, "LvmThinPool", f"tp_{key}"),
+            lvm_lv=_lvm_name(entry, "LvmLv", f"brick_{key}"),
         )
         brick.path_override = self._brick_path(info, brick)
         has_set = "SetIndex" in entry.data or "Position" in entry.data
@@ -662,9 +687,12 @@ class _Reader:
         block = info.obj("blockinfo", "blockinfo", required=False)
         if block is None:
             return BlockInfo()
-        if block.strings("blockvolume"):
-            self.problems.add(block.at("blockvolume"), BLOCK_VOLUMES_UNSUPPORTED)
+        hosted = block.id_list("blockvolume")
+        volume_id = info.data.get("id")
+        if isinstance(volume_id, str):
+            self.links.volume_block_volumes[volume_id] = hosted
         return BlockInfo(
+            block_volumes=hosted,
             free_size=block.integer("freesize"),
             reserved_size=block.integer("reservedsize"),
             restriction=block.choice("restriction", ("", "locked", "locked-by-update"), False),
@@ -675,16 +703,12 @@ class _Reader:
         if op_id and op_id != key:
             self.problems.add(entry.at("Id"), f"{op_id} differs from the entry's key {key}")
         op_type = _enum(entry, "Type", OperationType)
-        if op_type in _BLOCK_OPERATIONS:
-            self.problems.add(entry.at("Type"), BLOCK_VOLUMES_UNSUPPORTED)
         changes: list[Change] = []
         for i, value in enumerate(entry.items("Actions")):
             action = _Obj.of(self.problems, f"{entry.at('Actions')}[{i}]", value, "action")
             if action is None:
                 continue
             change = _enum(action, "Change", ChangeType)
-            if change in _BLOCK_CHANGES:
-                self.problems.add(action.at("Change"), BLOCK_VOLUMES_UNSUPPORTED)
             # Go keeps Delta as an interface{}: a number for expansions, else null.
             delta = action.integer("Delta", minimum=-_INT64_MAX)
             changes.append(Change(change, action.entity_id("Id"), delta))
@@ -700,6 +724,34 @@ class _Reader:
             )
         )
 
+    def block_volume(self, key: str, entry: _Obj) -> None:
+        """Kept as Heketi recorded it: its Info is checked and stored whole."""
+        info = self.info(entry, key, "blockvolume.Info")
+        if info is None:
+            return
+        target = info.obj("blockvolume", "blockvolume.target", required=False)
+        if target is not None:
+            target.strings("hosts")
+            target.string("iqn")
+            target.integer("lun")
+            target.string("username")
+            target.string("password")
+        info.strings("clusters")
+        info.integer("hacount")
+        info.boolean("auth")
+        info.integer("usablesize")
+        self.dump.block_volumes.append(
+            BlockVolume(
+                id=key,
+                cluster_id=info.entity_id("cluster"),
+                hosting_volume_id=info.entity_id("blockhostingvolume"),
+                name=info.string("name", required=True),
+                size=info.integer("size", required=True),
+                info=dict(info.data),
+                pending_op_id=entry.pending_id(),
+            )
+        )
+
     def attribute(self, key: str, value: Any) -> None:
         path = f"dbattributeentries.{key}"
         entry = _Obj.of(self.problems, path, value, "attribute")
@@ -709,6 +761,18 @@ class _Reader:
         if name and name != key:
             self.problems.add(entry.at("Key"), f"{name!r} differs from the entry's key {key!r}")
         self.dump.attributes[key] = entry.string("Value")
+
+
+def _lvm_name(entry: _Obj, key: str, derived: str) -> str:
+    """Heketi's LvmThinPool / LvmLv: "" when empty or the derived name, else the name, which
+    must be one LVM accepts (it reaches lvremove and lvs)."""
+    name = entry.string(key)
+    if name == derived:
+        return ""
+    if name and not is_valid_lvm_name(name):
+        entry.problems.add(entry.at(key), f"{name!r} is not a valid LVM name")
+        return ""
+    return name
 
 
 def _state(entry: _Obj) -> EntryState:
@@ -773,6 +837,7 @@ def _check_ids_unique(dump: HeketiDump, problems: _Problems) -> None:
         ("volume", dump.volumes),
         ("brick", dump.bricks),
         ("pending operation", dump.operations),
+        ("block volume", dump.block_volumes),
     ):
         for entity in entities:
             kinds[entity.id].append(kind)
@@ -841,6 +906,26 @@ def _check_references(dump: HeketiDump, links: _Links, problems: _Problems) -> N
         problems,
         ("volume", "volumeentries", links.volume_bricks, "Bricks"),
         ("brick", "brickentries", {b.id: b.volume_id for b in dump.bricks}, "Info.volume"),
+    )
+    _check_links(
+        problems,
+        ("cluster", "clusterentries", links.cluster_block_volumes, "Info.blockvolumes"),
+        (
+            "block volume",
+            "blockvolumeentries",
+            {b.id: b.cluster_id for b in dump.block_volumes},
+            "Info.cluster",
+        ),
+    )
+    _check_links(
+        problems,
+        ("volume", "volumeentries", links.volume_block_volumes, "Info.blockinfo.blockvolume"),
+        (
+            "block volume",
+            "blockvolumeentries",
+            {b.id: b.hosting_volume_id for b in dump.block_volumes},
+            "Info.blockhostingvolume",
+        ),
     )
     _check_brick_places(dump, problems)
 
@@ -980,6 +1065,33 @@ def _check_set_fields(dump: HeketiDump, links: _Links, problems: _Problems) -> N
 
 
 # ------------------------------------------------------------------------------------------------
+# Thin pools
+
+
+def _share_pools(dump: HeketiDump) -> None:
+    """A thin pool's space is counted once on its device, as Heketi does: the bricks of a
+    clone live in their origin's pool and carry its TpSize without consuming it. Of the bricks
+    in one pool, the one with its own (derived) LV carries the space; the others are guests.
+    A pool whose origin brick is gone (its volume deleted before the clone) is carried by its
+    first clone brick, so the space comes back when the pool's last LV is removed."""
+    pools: dict[tuple[str, str], list[Brick]] = defaultdict(list)
+    for brick in dump.bricks:
+        pools[(brick.device_id, brick.thin_pool)].append(brick)
+    for (device_id, pool), members in sorted(pools.items()):
+        if len(members) == 1 and not members[0].lvm_lv:
+            continue
+        owners = [b for b in members if not b.lvm_lv] or sorted(members, key=lambda b: b.id)
+        carrier = owners[0]
+        for brick in members:
+            brick.pool_guest = brick is not carrier
+        if carrier.lvm_lv:
+            dump.warnings.append(
+                f"thin pool {pool} on device {device_id} holds only clone bricks (its origin "
+                f"brick is gone): brick {carrier.id} carries its space"
+            )
+
+
+# ------------------------------------------------------------------------------------------------
 # Entry points
 
 
@@ -987,11 +1099,6 @@ def parse_dump(data: Any) -> HeketiDump:
     """Check a decoded dump and build its entities. Raises DumpError listing every problem."""
     reader = _Reader()
     sections = reader.sections(data)
-    if sections["blockvolumeentries"]:
-        count = len(sections["blockvolumeentries"])
-        raise DumpError(
-            [f"blockvolumeentries: {_count(count, 'block volume')}: {BLOCK_VOLUMES_UNSUPPORTED}"]
-        )
     readers: tuple[tuple[str, str, Callable[[str, _Obj], None]], ...] = (
         ("clusterentries", "cluster", reader.cluster),
         ("nodeentries", "node", reader.node),
@@ -999,6 +1106,7 @@ def parse_dump(data: Any) -> HeketiDump:
         ("volumeentries", "volume", reader.volume),
         ("brickentries", "brick", reader.brick),
         ("pendingoperations", "operation", reader.operation),
+        ("blockvolumeentries", "blockvolume", reader.block_volume),
     )
     for section, kind, read in readers:
         for key, entry in reader.entries(section, sections[section], kind):
@@ -1012,6 +1120,11 @@ def parse_dump(data: Any) -> HeketiDump:
     _check_set_fields(reader.dump, reader.links, reader.problems)
     reader.problems.raise_if_any()
     _derive_sets(reader.dump, reader.links)
+    _share_pools(reader.dump)
+    if reader.dump.block_volumes:
+        reader.dump.warnings.append(
+            f"{_count(len(reader.dump.block_volumes), 'block volume')}: {BLOCK_VOLUMES_KEPT}"
+        )
     return reader.dump
 
 
@@ -1022,6 +1135,7 @@ _TABLES: tuple[tuple[Table, str], ...] = (
     (volumes, "volume"),
     (bricks, "brick"),
     (pending_operations, "pending operation"),
+    (block_volumes, "block volume"),
     (db_attributes, "db attribute"),
 )
 
@@ -1050,6 +1164,7 @@ def load_dump(store: SqlStore, dump: HeketiDump) -> ImportSummary:
             tx.add_all(dump.volumes)
             tx.add_all(dump.bricks)
             tx.add_all(dump.operations)
+            tx.add_all(dump.block_volumes)
             for key, value in sorted(dump.attributes.items()):
                 tx.set_attribute(key, value)
     except Duplicate as exc:  # a check above missed something: say what the db refused

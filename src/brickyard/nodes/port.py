@@ -24,6 +24,11 @@ class DeviceSpec:
     id: str
     name: str  # e.g. /dev/sdb
     backend: str = "lvm"
+    # LVM names of its bricks that are not the derived tp_<id> / brick_<id> (bricks imported
+    # from Heketi, clones): (name, brick id) pairs, so an inventory reads them as those bricks.
+    # A shared pool names the brick that carries its space.
+    named_pools: tuple[tuple[str, str], ...] = ()
+    named_lvs: tuple[tuple[str, str], ...] = ()
 
     @property
     def vg_name(self) -> str:
@@ -54,6 +59,12 @@ class BrickSpec:
     # Where gluster put a snapshot clone's brick (/run/gluster/snaps/<uuid>/brick<N>/brick):
     # its LV is gluster's, in the origin brick's thin pool. "" for Brickyard's own bricks.
     path_override: str = ""
+    # Its LV and thin pool names when they are not brick_<id> / tp_<id> (Heketi's LvmLv and
+    # LvmThinPool); "" means the derived name.
+    lv: str = ""
+    pool: str = ""
+    # Its LV is in a pool whose space another brick carries: destroying it frees its LV only.
+    pool_guest: bool = False
 
     @property
     def mount_point(self) -> str:

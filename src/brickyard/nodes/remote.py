@@ -288,21 +288,23 @@ class RemoteNodeAgent:
                 log.warning("thin pool of brick %s on %s kept: %s", brick.id, host, removed.stderr)
         await self._run(host, lv_plan.rmdir, check=False)
         if brick.path_override:
-            # /run/gluster/snaps/<uuid>, once its last brick is gone. A clone's brick holds no
-            # space of its own (it is in its origin's pool): with its LV gone, it is gone.
+            # /run/gluster/snaps/<uuid>, once its last brick is gone.
             parent = lv_plan.mount_point.rsplit("/", 1)[0]
             await self._run(host, fs.rmdir(parent, lvm.BRICK_DESTROY_TIMEOUT), check=False)
-            return True
-        return reclaimed
+        # A brick whose pool another brick carries holds no space of its own: with its LV
+        # gone, it is gone.
+        return reclaimed or brick.pool_guest
 
     async def _lvm_destroy_plan(self, host: str, brick: BrickSpec) -> lvm.BrickDestroyPlan:
         """Brickyard's bricks follow Heketi's names. A snapshot clone's brick is gluster's LV
         in its origin brick's thin pool, mounted by glusterd: `gluster volume delete` of the
         clone leaves both (seen on GlusterFS 10), so its LV and mount go here, and the pool
         too once nothing else is in it."""
-        if not brick.path_override:
-            return lvm.brick_destroy_plan(self.cfg, brick)
-        lv = lvm.snapshot_brick_lv(brick.path_override)
+        mount_point = brick.mount_point if brick.path_override else None
+        if (brick.lv and brick.pool) or not brick.path_override:
+            # Names recorded (imported from Heketi, or a clone made by this version) or derived.
+            return lvm.brick_destroy_plan(self.cfg, brick, mount_point=mount_point)
+        lv = brick.lv or lvm.snapshot_brick_lv(brick.path_override)
         if lv is None:
             raise NodeCommandError(f"brick {brick.id}: {brick.path_override} is not a clone brick")
         pool_of = lvm.lv_pool(self.cfg, f"{brick.device.vg_name}/{lv}")
@@ -313,7 +315,7 @@ class RemoteNodeAgent:
             else ""
         )
         return lvm.brick_destroy_plan(
-            self.cfg, brick, mount_point=brick.mount_point, lv=lv, pool=pool or lv
+            self.cfg, brick, mount_point=mount_point, lv=lv, pool=pool or lv
         )
 
     # -- node inventory -------------------------------------------------------------------
@@ -357,7 +359,7 @@ class RemoteNodeAgent:
             return reports, {}
         lvs = await self._run(node.manage, lvm.lvs_bricks(self.cfg, [d.id for d in present]))
         try:
-            storage = parsers.parse_thin_bricks(lvs.stdout)
+            storage = parsers.parse_thin_bricks(lvs.stdout, _recorded_names(present))
         except OutputParseError as exc:
             raise NodeCommandError(f"reading logical volumes on {node.manage}: {exc}") from exc
         for device in present:
@@ -487,3 +489,12 @@ class RemoteNodeAgent:
                 return
             await self._run(via.manage, gluster.snapshot_deactivate(self.cfg, snapshot), False)
             await self._gluster(via.manage, gluster.snapshot_delete(self.cfg, snapshot))
+
+
+def _recorded_names(devices: list[DeviceSpec]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(vg, LV name) -> (kind, brick id) for the LVM names the database recorded."""
+    named: dict[tuple[str, str], tuple[str, str]] = {}
+    for device in devices:
+        named.update(((device.vg_name, n), ("tp", b)) for n, b in device.named_pools)
+        named.update(((device.vg_name, n), ("brick", b)) for n, b in device.named_lvs)
+    return named

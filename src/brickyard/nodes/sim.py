@@ -171,17 +171,20 @@ class SimWorld:
             raise KeyError(f"no simulated node {manage_host}")
         return found
 
-    def leak_brick(self, manage_host: str, device_id: str, brick_id: str, size: int) -> None:
-        """Make a brick on the node that no database row knows: thin pool tp_<id> of `size`
-        KiB (data + metadata) holding LV brick_<id> in vg_<device id>, mounted at Heketi's
-        mount point, with its fstab line and brick directory."""
+    def leak_brick(
+        self, manage_host: str, device_id: str, brick_id: str, size: int, pool: str = ""
+    ) -> None:
+        """Make a brick on the node that no database row knows: thin pool tp_<id> (or `pool`)
+        of `size` KiB (data + metadata) holding LV brick_<id> in vg_<device id>, mounted at
+        Heketi's mount point, with its fstab line and brick directory."""
         node = self._node(manage_host)
         vg = node.volume_groups.get(f"vg_{device_id}")
+        pool = pool or f"tp_{brick_id}"
         if vg is None:
             raise ValueError(f"no volume group vg_{device_id} on {manage_host}")
-        if size > vg.free or f"tp_{brick_id}" in vg.pools:
+        if size > vg.free or pool in vg.pools:
             raise ValueError(f"cannot leak brick {brick_id}: no room or already there")
-        vg.pools[f"tp_{brick_id}"] = SimThinPool(size=size, lvs={f"brick_{brick_id}"})
+        vg.pools[pool] = SimThinPool(size=size, lvs={f"brick_{brick_id}"})
         mount_point = f"/var/lib/heketi/mounts/vg_{device_id}/brick_{brick_id}"
         device_node = f"/dev/mapper/vg_{device_id}-brick_{brick_id}"
         node.fstab.append(f"{device_node} {mount_point} xfs rw,inode64,noatime,nouuid 1 2")
@@ -387,8 +390,21 @@ class SimNodeAgent:
         sim.fstab = [line for line in sim.fstab if f"brick_{brick.id}" not in line]
         sim.directories.discard(brick.path)
         vg = sim.volume_groups.get(brick.device.vg_name)
-        if vg is not None:
-            vg.pools.pop(f"tp_{brick.id}", None)
+        if vg is None:
+            return True
+        # As the remote agent: `lvremove vg/<lv>` (an LV name is unique in its VG, whatever
+        # pool holds it), then `lvs -o thin_count vg/<pool>` and `lvremove vg/<pool>` when it
+        # is empty. A pool that is not there counts as removed, as on a real node: a wrong
+        # pool name would leave the real pool behind, and so it does here.
+        lv = brick.lv or lvm.snapshot_brick_lv(brick.path_override) or f"brick_{brick.id}"
+        holder = next((n for n, p in vg.pools.items() if lv in p.lvs), "")
+        pool_name = brick.pool or (f"tp_{brick.id}" if not brick.path_override else holder)
+        for pool in vg.pools.values():
+            pool.lvs.discard(lv)
+        kept = vg.pools.get(pool_name)
+        if kept is not None and kept.lvs:
+            return brick.pool_guest
+        vg.pools.pop(pool_name, None)
         return True
 
     # -- node inventory -----------------------------------------------------------------------
@@ -407,9 +423,12 @@ class SimNodeAgent:
                 reports[device.id] = None
                 continue
             reports[device.id] = self._report(sim, device)
+            pools, lvs = dict(device.named_pools), dict(device.named_lvs)
             for pool_name, pool in vg.pools.items():
-                brick_id = pool_name.removeprefix("tp_")
-                present = f"brick_{brick_id}" in pool.lvs
+                brick_id = pools.get(pool_name, pool_name.removeprefix("tp_"))
+                present = f"brick_{brick_id}" in pool.lvs or any(
+                    lvs.get(lv) == brick_id for lv in pool.lvs
+                )
                 storage[brick_id] = BrickStorage(device.id, present, pool.size)
         in_fstab = parse_fstab_bricks("\n".join(sim.fstab))
         return NodeInventory(bricks=collect_bricks(mounted, in_fstab, storage), devices=reports)
@@ -617,10 +636,29 @@ class SimNodeAgent:
             GlusterBrick(b.host, f"{SNAPSHOT_ROOT}{snap}/brick{i + 1}/brick")
             for i, b in enumerate(origin.bricks)
         ]
+        for old, new in zip(origin.bricks, bricks, strict=True):
+            # gluster's LV of the clone's brick goes into the origin brick's thin pool
+            pool = self._pool_of(old)
+            lv = lvm.snapshot_brick_lv(new.path)
+            if pool is not None and lv is not None:
+                pool.lvs.add(lv)
         sim.pool.volumes[clone] = SimGlusterVolume(clone, bricks, "Started", dict(origin.options))
         sim.pool.add_bricks(clone, bricks)
         del sim.pool.snapshots[snapshot]  # the sequence deletes its snapshot at the end
         return GlusterVolumeInfo(clone, "Started", bricks, dict(origin.options))
+
+    def _pool_of(self, brick: GlusterBrick) -> SimThinPool | None:
+        """The thin pool holding a gluster brick's LV on its node."""
+        owner = self.world.by_storage(brick.host)
+        if owner is None:
+            return None
+        found = brick_of_mount_point(brick.path.removesuffix("/brick"))
+        lv = f"brick_{found[1]}" if found else lvm.snapshot_brick_lv(brick.path)
+        for vg in owner.volume_groups.values():
+            for pool in vg.pools.values():
+                if lv in pool.lvs:
+                    return pool
+        return None
 
     def _thin(self, brick: GlusterBrick) -> bool:
         """Whether the brick is on a thin LV (gluster snapshots nothing else)."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..domain.errors import NoSpace, OperationFailed, PlacementError
 from ..domain.ids import new_id
-from ..domain.model import Brick, BrickSubType, PendingOperation, Volume
+from ..domain.model import Brick, BrickSubType, Volume
 from ..domain.placement import (
     Explanation,
     PlacedBrick,
@@ -186,39 +186,38 @@ def write_allocation(tx: Transaction, allocation: Allocation) -> None:
 
 
 def release_bricks(tx: Transaction, bricks: list[Brick]) -> None:
-    """Forget bricks that their nodes destroyed and give their space back."""
+    """Forget bricks that their nodes destroyed and give their space back. A brick whose thin
+    pool stays for another brick's LV (a clone of it) hands the pool's space to that brick
+    instead: the pool is counted once, and returns when its last LV goes (as Heketi)."""
+    leaving = {b.id for b in bricks}
     space: dict[str, int] = {}
     for brick in bricks:
-        space[brick.device_id] = space.get(brick.device_id, 0) - brick.space
+        heir = pool_heir(tx, brick, leaving)
+        if heir is not None:
+            heir.pool_guest = False
+            heir.tp_size, heir.pool_metadata_size = brick.tp_size, brick.pool_metadata_size
+            tx.update(heir)
+        else:
+            space[brick.device_id] = space.get(brick.device_id, 0) - brick.space
         tx.delete(Brick, brick.id)
     tx.adjust_device_space(space)
 
 
-def mark_failed(tx: Transaction, op_id: str, forgotten: set[str] | None = None) -> None:
-    """Keep the operation for cleanup; it no longer names the entities already forgotten."""
-    op = tx.get(PendingOperation, op_id)
-    if op is not None:
-        op.status = "failed"
-        op.changes = [c for c in op.changes if c.id not in (forgotten or set())]
-        tx.update(op)
-
-
-def settle_teardown(
-    tx: Transaction, op_id: str, bricks: list[Brick], reclaimed: set[str], volume_id: str = ""
-) -> bool:
-    """After destroying an operation's bricks on the nodes: forget those that are gone (their
-    space returns). If some could not be destroyed (node down), keep them and the operation,
-    marked failed, so a later cleanup retries once the node answers; nothing is lost or leaked.
-    Returns whether the operation is complete (then it is removed, with `volume_id`)."""
-    gone = [b for b in bricks if b.id in reclaimed]
-    release_bricks(tx, gone)
-    if len(gone) < len(bricks):
-        mark_failed(tx, op_id, {b.id for b in gone})
-        return False
-    if volume_id:
-        tx.delete(Volume, volume_id)
-    tx.delete(PendingOperation, op_id)
-    return True
+def pool_heir(tx: Transaction, brick: Brick, leaving: set[str]) -> Brick | None:
+    """A brick that stays and whose LV lives in the thin pool `brick` carries (a clone of it),
+    so the pool outlives `brick`."""
+    if brick.pool_guest:
+        return None
+    return next(
+        (
+            other
+            for other in tx.device_bricks(brick.device_id)
+            if other.id not in leaving
+            and other.id != brick.id
+            and other.thin_pool == brick.thin_pool
+        ),
+        None,
+    )
 
 
 def describe_cluster_failures(errors: dict[str, Exception]) -> OperationFailed:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..domain.errors import Conflict
 from ..domain.ids import new_id
@@ -16,6 +16,7 @@ class ClusterView:
     cluster: Cluster
     node_ids: list[str]
     volume_ids: list[str]
+    block_volume_ids: list[str] = field(default_factory=list)
 
 
 class ClusterService:
@@ -38,7 +39,10 @@ class ClusterService:
         with self.ctx.store.read() as tx:
             cluster = require(tx, Cluster, cluster_id)
             return ClusterView(
-                cluster, tx.cluster_node_ids(cluster_id), tx.cluster_volume_ids(cluster_id)
+                cluster,
+                tx.cluster_node_ids(cluster_id),
+                tx.cluster_volume_ids(cluster_id),
+                tx.cluster_block_volume_ids(cluster_id),
             )
 
     def list_ids(self) -> list[str]:

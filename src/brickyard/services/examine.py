@@ -27,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..domain.errors import BrickyardError
@@ -265,8 +266,24 @@ class Examiner:
     async def _inventories(self, db: _Snapshot, report: ExamineReport) -> dict[str, NodeInventory]:
         limit = asyncio.Semaphore(PARALLEL_NODES)
 
+        named_pools: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        named_lvs: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for brick in db.bricks:
+            if brick.lvm_thin_pool and not brick.pool_guest:
+                named_pools[brick.device_id].append((brick.lvm_thin_pool, brick.id))
+            if brick.lvm_lv:
+                named_lvs[brick.device_id].append((brick.lvm_lv, brick.id))
+
         async def one(node: Node) -> tuple[str, NodeInventory | BrickyardError]:
-            devices = [device_spec(d) for d in db.devices.values() if d.node_id == node.id]
+            devices = [
+                replace(
+                    device_spec(d),
+                    named_pools=tuple(named_pools[d.id]),
+                    named_lvs=tuple(named_lvs[d.id]),
+                )
+                for d in db.devices.values()
+                if d.node_id == node.id
+            ]
             async with limit:
                 try:
                     return node.id, await self.ctx.agent.inventory(address(node), devices)

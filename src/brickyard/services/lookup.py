@@ -33,6 +33,9 @@ def brick_spec(brick: Brick, device: DeviceSpec, gid: int = 0) -> BrickSpec:
         gid=gid,
         arbiter=brick.subtype == 2,
         path_override=brick.path_override,
+        lv=brick.lvm_lv,
+        pool=brick.lvm_thin_pool,
+        pool_guest=brick.pool_guest,
     )
 
 

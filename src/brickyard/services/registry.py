@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .block_volumes import BlockVolumeService
 from .clusters import ClusterService
 from .context import ServiceContext
 from .devices import DeviceService
@@ -28,6 +29,7 @@ class Services:
     evictions: EvictionService
     topology: TopologyService
     health: NodeHealth
+    block_volumes: BlockVolumeService
 
     @classmethod
     def build(
@@ -48,4 +50,5 @@ class Services:
             EvictionService(ctx, runner),
             TopologyService(ctx),
             NodeHealth(ctx, monitor or MonitorSettings()),
+            BlockVolumeService(ctx),
         )

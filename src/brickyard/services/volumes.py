@@ -199,6 +199,9 @@ class VolumeService:
             volume = require(tx, Volume, volume_id)
         if volume.name == HEKETI_DB_VOLUME:
             raise Conflict("Cannot delete volume containing the Heketi database")
+        if volume.block_info.block_volumes:
+            # Heketi's answer; here the block volumes are kept from an import, not served.
+            raise Conflict("Cannot delete a block hosting volume containing block volumes")
 
     def begin_delete(self, volume_id: str) -> Job:
         return self.runner.start(VolumeDelete(self.ctx, volume_id))

@@ -8,6 +8,7 @@ from sqlalchemy.engine import RowMapping
 
 from ..domain.model import (
     BlockInfo,
+    BlockVolume,
     Brick,
     BrickSubType,
     Change,
@@ -113,6 +114,7 @@ def volume_from(row: RowMapping) -> Volume:
             free_size=row["block_free_size"],
             reserved_size=row["block_reserved_size"],
             restriction=row["block_restriction"],
+            block_volumes=list(row["block_volumes"] or []),
         ),
         pending_op_id=row["pending_op_id"],
     )
@@ -136,6 +138,7 @@ def volume_values(v: Volume) -> dict[str, Any]:
         "block_free_size": v.block_info.free_size,
         "block_reserved_size": v.block_info.reserved_size,
         "block_restriction": v.block_info.restriction,
+        "block_volumes": v.block_info.block_volumes,
         "pending_op_id": v.pending_op_id,
     }
 
@@ -154,6 +157,9 @@ def brick_from(row: RowMapping) -> Brick:
         subtype=BrickSubType(row["subtype"]),
         path_override=row["path"],
         pending_op_id=row["pending_op_id"],
+        lvm_thin_pool=row["lvm_thin_pool"],
+        lvm_lv=row["lvm_lv"],
+        pool_guest=bool(row["pool_guest"]),
     )
 
 
@@ -170,6 +176,33 @@ def brick_values(b: Brick) -> dict[str, Any]:
         "position": b.position,
         "subtype": int(b.subtype),
         "path": b.path_override,
+        "pending_op_id": b.pending_op_id,
+        "lvm_thin_pool": b.lvm_thin_pool,
+        "lvm_lv": b.lvm_lv,
+        "pool_guest": b.pool_guest,
+    }
+
+
+def block_volume_from(row: RowMapping) -> BlockVolume:
+    return BlockVolume(
+        id=row["id"],
+        cluster_id=row["cluster_id"],
+        hosting_volume_id=row["hosting_volume_id"],
+        name=row["name"],
+        size=row["size"],
+        info=dict(row["info"]),
+        pending_op_id=row["pending_op_id"],
+    )
+
+
+def block_volume_values(b: BlockVolume) -> dict[str, Any]:
+    return {
+        "id": b.id,
+        "cluster_id": b.cluster_id,
+        "hosting_volume_id": b.hosting_volume_id,
+        "name": b.name,
+        "size": b.size,
+        "info": b.info,
         "pending_op_id": b.pending_op_id,
     }
 

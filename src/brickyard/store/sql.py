@@ -32,6 +32,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.model import (
+    BlockVolume,
     Brick,
     Cluster,
     Device,
@@ -46,6 +47,7 @@ from ..domain.placement import Candidate, merge_tags
 from . import rows
 from .errors import ClaimLost, Duplicate, StaleSpace
 from .tables import (
+    block_volumes,
     bricks,
     clusters,
     db_attributes,
@@ -56,7 +58,7 @@ from .tables import (
     volumes,
 )
 
-E = TypeVar("E", Cluster, Node, Device, Volume, Brick, PendingOperation)
+E = TypeVar("E", Cluster, Node, Device, Volume, Brick, PendingOperation, BlockVolume)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ class _TableStatements:
 
 _STATEMENTS: dict[str, _TableStatements] = {
     t.name: _TableStatements.of(t)
-    for t in (clusters, nodes, devices, volumes, bricks, pending_operations)
+    for t in (clusters, nodes, devices, volumes, bricks, pending_operations, block_volumes)
 }
 
 MAPPINGS: dict[type, Mapping[Any]] = {
@@ -100,6 +102,7 @@ MAPPINGS: dict[type, Mapping[Any]] = {
     Volume: Mapping(volumes, rows.volume_from, rows.volume_values),
     Brick: Mapping(bricks, rows.brick_from, rows.brick_values),
     PendingOperation: Mapping(pending_operations, rows.operation_from, rows.operation_values),
+    BlockVolume: Mapping(block_volumes, rows.block_volume_from, rows.block_volume_values),
 }
 
 
@@ -257,6 +260,14 @@ class Transaction:
         if visible_only:
             conditions.append(volumes.c.pending_op_id == "")
         return self._ids(volumes, *conditions)
+
+    def cluster_block_volume_ids(self, cluster_id: str) -> list[str]:
+        """Block volumes kept from a Heketi import, as Heketi lists them (not pending)."""
+        return self._ids(
+            block_volumes,
+            block_volumes.c.cluster_id == cluster_id,
+            block_volumes.c.pending_op_id == "",
+        )
 
     def cluster_volume_count(self, cluster_id: str) -> int:
         stmt = select(func.count()).select_from(volumes).where(volumes.c.cluster_id == cluster_id)

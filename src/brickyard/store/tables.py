@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -80,6 +81,7 @@ volumes = Table(
     Column("block_free_size", Integer, nullable=False),
     Column("block_reserved_size", Integer, nullable=False),
     Column("block_restriction", String(32), nullable=False),
+    Column("block_volumes", JSON, nullable=False, server_default="[]"),
     Column("pending_op_id", ID, nullable=False),
     UniqueConstraint("cluster_id", "name", name="uq_volume_name_per_cluster"),
 )
@@ -99,6 +101,24 @@ bricks = Table(
     Column("subtype", Integer, nullable=False),
     # Set only where gluster chose the path (snapshot clones); "" means the derived path.
     Column("path", String(4096), nullable=False),
+    Column("pending_op_id", ID, nullable=False),
+    # Heketi's LvmThinPool / LvmLv where they differ from tp_<id> / brick_<id>; "" = derived.
+    Column("lvm_thin_pool", String(128), nullable=False, server_default=""),
+    Column("lvm_lv", String(128), nullable=False, server_default=""),
+    # The brick's LV is in a pool whose space another brick carries (clones).
+    Column("pool_guest", Boolean, nullable=False, server_default=false()),
+)
+
+# gluster-block volumes imported from Heketi: kept as Heketi recorded them, not served.
+block_volumes = Table(
+    "block_volumes",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("cluster_id", ID, ForeignKey("clusters.id"), nullable=False),
+    Column("hosting_volume_id", ID, nullable=False, index=True),
+    Column("name", String(255), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("info", JSON, nullable=False),
     Column("pending_op_id", ID, nullable=False),
 )
 

@@ -723,3 +723,29 @@ async def test_sim_unreachable_node_and_injected_failure(sim: SimNodeAgent) -> N
         await sim.inventory(A, [SIM_A])
     with pytest.raises(NodeCommandError, match="no route to host"):
         await sim.volume_list(A)
+
+
+def test_thin_bricks_under_recorded_names() -> None:
+    """Heketi's pools are not always tp_<brick id>, and a clone's LV is gluster's: with the
+    names the database recorded, each is read as its brick, never as the id in its name."""
+    other = "71" * 16  # the id in the pool's name, no brick of ours
+    clone, snap_lv = "c1" * 16, "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a99_0"
+    text = lvs_json(
+        [
+            (f"vg_{DA}", f"brick_{B1}", f"tp_{other}", "1048576.00k", ""),
+            (f"vg_{DA}", snap_lv, f"tp_{other}", "1048576.00k", ""),
+            (f"vg_{DA}", f"tp_{other}", "", "1048576.00k", "8192.00k"),
+        ]
+    )
+    named = {
+        (f"vg_{DA}", f"tp_{other}"): ("tp", B1),
+        (f"vg_{DA}", snap_lv): ("brick", clone),
+    }
+    assert parsers.parse_thin_bricks(text, named) == {
+        B1: BrickStorage(DA, present=True, reserved=1056768),
+        clone: BrickStorage(DA, present=True, reserved=0),
+    }
+    # without the names, the pool reads as a brick of its own id, holding B1's space
+    assert parsers.parse_thin_bricks(text)[other] == BrickStorage(
+        DA, present=False, reserved=1056768
+    )

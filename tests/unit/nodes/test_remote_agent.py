@@ -91,3 +91,34 @@ async def test_a_missing_volume_reads_as_none_although_gluster_exits_zero() -> N
     transport = ScriptedTransport([(("gluster",), ok(xml))])
     agent = RemoteNodeAgent(transport, CommandSettings())
     assert await agent.volume_info(NODE, "nosuchvol") is None
+
+
+LVM_DEVICE = DeviceSpec("d" * 32, "/dev/sdb", "lvm")
+POOL = "tp_" + "7" * 32
+
+
+@pytest.mark.parametrize(
+    ("thin_count", "guest", "freed"), [("0", False, True), ("1", False, False), ("1", True, True)]
+)
+async def test_a_brick_with_recorded_names_is_destroyed_by_them(
+    thin_count: str, guest: bool, freed: bool
+) -> None:
+    """The pool Heketi recorded is counted and removed (never tp_<brick id>); a pool still
+    holding another LV (a clone's) stays, and only a guest in it counts as freed."""
+    brick = BrickSpec("b" * 32, LVM_DEVICE, 1048576, 1048576, 8192, pool=POOL, pool_guest=guest)
+    transport = ScriptedTransport(
+        [
+            (("/usr/sbin/lvm", "lvs"), ok(f"  {thin_count}\n")),
+            (("findmnt",), ok('{"filesystems": []}')),
+        ]
+    )
+    assert await RemoteNodeAgent(transport, CommandSettings()).brick_destroy(NODE, brick) is freed
+    lvm_argvs = [c.argv[1:] for c in transport.ran if c.argv[0] == "/usr/sbin/lvm"]
+    vg = "vg_" + "d" * 32
+    expected = [
+        ("lvremove", "--autobackup=n", "-f", f"{vg}/brick_{'b' * 32}"),
+        ("lvs", "--noheadings", "--options=thin_count", f"{vg}/{POOL}"),
+    ]
+    if thin_count == "0":
+        expected.append(("lvremove", "--autobackup=n", "-f", f"{vg}/{POOL}"))
+    assert lvm_argvs == expected

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...domain.errors import InvalidRequest, NotFound
+from ...domain.errors import InvalidRequest
 from ...services.examine import Examiner
 from .. import requests as parse
 from ..responses import json_response, text_error
@@ -17,6 +17,10 @@ from ..views import topology_json
 router = APIRouter()
 
 BLOCK_UNSUPPORTED = "Block volumes are not supported by this server yet"
+BLOCK_KEPT = (
+    "Block volume {} was imported from Heketi and is kept as it was: this server does not "
+    "manage gluster-block volumes"
+)
 
 
 @router.get("/topology")
@@ -27,12 +31,18 @@ async def topology(request: Request) -> Response:
 
 @router.get("/blockvolumes")
 async def list_block_volumes(request: Request) -> Response:
-    return json_response({"blockvolumes": []})
+    """The block volumes kept from a Heketi import (Heketi's listing: ids, none pending)."""
+    kept = api_state(request).services.block_volumes.list()
+    return json_response({"blockvolumes": [b.id for b in kept]})
 
 
 @router.get("/blockvolumes/{bv_id:hex}")
 async def block_volume_info(request: Request, bv_id: str) -> Response:
-    raise NotFound()
+    """What Heketi recorded for a kept block volume, as Heketi answered it."""
+    kept = api_state(request).services.block_volumes.get(bv_id)
+    info = dict(kept.info)
+    info.setdefault("usablesize", kept.size)  # Heketi: falls back to the size
+    return json_response(info)
 
 
 BLOCK_VOLUME_SPEC = {"size": int, "clusters": [str], "name": str, "hacount": int, "auth": bool}
@@ -50,12 +60,14 @@ async def create_block_volume(request: Request) -> Response:
 
 @router.delete("/blockvolumes/{bv_id:hex}")
 async def delete_block_volume(request: Request, bv_id: str) -> Response:
-    raise NotFound()
+    api_state(request).services.block_volumes.get(bv_id)
+    return text_error(500, BLOCK_KEPT.format(bv_id))
 
 
 @router.post("/blockvolumes/{bv_id:hex}/expand")
 async def expand_block_volume(request: Request, bv_id: str) -> Response:
-    raise NotFound()
+    api_state(request).services.block_volumes.get(bv_id)
+    return text_error(500, BLOCK_KEPT.format(bv_id))
 
 
 @router.post("/bricks/to-evict/{brick_id:hex}")

@@ -36,6 +36,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from ...domain.validation import is_valid_lvm_name
 from ..port import BrickSpec, DeviceSpec
 from . import fs
 from .argv import Command, CommandBatch, batch, check_abs_path, check_arg, check_id, minutes
@@ -118,6 +119,13 @@ def pool_name(brick_id: str) -> str:
 
 def lv_name(brick_id: str) -> str:
     return f"brick_{check_id(brick_id, 'brick id')}"
+
+
+def check_lvm_name(name: str, what: str) -> str:
+    """An LV or pool name the database recorded (Heketi's LvmLv / LvmThinPool)."""
+    if not is_valid_lvm_name(name):
+        raise ValueError(f"invalid {what}: {name!r}")
+    return name
 
 
 def device_mount_parent(device_id: str) -> str:
@@ -512,8 +520,10 @@ def brick_destroy_plan(
     timeout = BRICK_DESTROY_TIMEOUT
     mnt = check_abs_path(mount_point or brick_mount_point(brick.device.id, brick.id))
     vg = vg_name(brick.device.id)
-    lv_full = f"{vg}/{check_arg(lv, 'LV name') if lv else lv_name(brick.id)}"
-    pool_full = f"{vg}/{check_arg(pool, 'pool name') if pool else pool_name(brick.id)}"
+    lv = lv or brick.lv
+    pool = pool or brick.pool
+    lv_full = f"{vg}/{check_lvm_name(lv, 'LV name') if lv else lv_name(brick.id)}"
+    pool_full = f"{vg}/{check_lvm_name(pool, 'pool name') if pool else pool_name(brick.id)}"
     return BrickDestroyPlan(
         mount_point=mnt,
         umount=fs.umount(mnt, timeout),

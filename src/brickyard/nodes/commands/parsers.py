@@ -800,12 +800,18 @@ def _optional_kib(value: str) -> int:
     return lvm_kib(value) if value.strip() else 0
 
 
-def parse_thin_bricks(text: str | bytes) -> dict[str, BrickStorage]:
+def parse_thin_bricks(
+    text: str | bytes, named: Mapping[tuple[str, str], tuple[str, str]] | None = None
+) -> dict[str, BrickStorage]:
     """``lvs -o vg_name,lv_name,pool_lv,lv_size,lv_metadata_size --units k --reportformat=json``
     → {brick id: BrickStorage} for Heketi's layout in ``vg_<device id>``: ``brick_<id>`` is the
     brick's LV (present), ``tp_<id>`` its thin pool, whose data + metadata size is what the
     brick holds (reserved). A pool without its LV still holds that space; an LV without its
-    pool holds none of its own. Other LVs and VGs are ignored."""
+    pool holds none of its own. Other LVs and VGs are ignored.
+
+    `named` maps (vg, LV name) to ("brick" or "tp", brick id) for bricks whose names Heketi
+    recorded (LvmLv / LvmThinPool): they are read as those bricks, never as the brick id their
+    name would suggest."""
     present: dict[str, str] = {}
     pools: dict[str, tuple[str, int]] = {}
     for row in parse_lvm_report(text).get("lv", []):
@@ -813,7 +819,7 @@ def parse_thin_bricks(text: str | bytes) -> dict[str, BrickStorage]:
         if not vg.startswith("vg_"):
             continue
         device_id = vg.removeprefix("vg_")
-        kind, _, brick_id = lv.partition("_")
+        kind, brick_id = (named or {}).get((vg, lv)) or lv.partition("_")[::2]
         if not re.fullmatch(_ID, brick_id):
             continue
         if kind == "brick":

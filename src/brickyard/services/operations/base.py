@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 from ...domain.errors import BrickyardError, OperationFailed
-from ...domain.model import Change, OperationType, PendingOperation
+from ...domain.model import Change, ChangeType, OperationType, PendingOperation
 from ...store.sql import Transaction
 from ..context import ServiceContext
 from .run import Run
@@ -137,6 +137,15 @@ class Operation(abc.ABC):
     def load(cls, ctx: ServiceContext, op: PendingOperation, runner: ChildRunner) -> Operation:
         """The operation a journal entry describes (for recovery). Raise BrickyardError when
         the records it names are not what the entry says."""
+
+
+def change_of(op: PendingOperation, kind: ChangeType) -> str:
+    """The id of the entity of the entry's first change of `kind` (Heketi orders an entry's
+    changes its own way: an expand lists its new bricks before the volume)."""
+    found = next((c.id for c in op.changes if c.change is kind), "")
+    if not found:
+        raise OperationFailed(f"journal entry {op.id} names no {kind.name.lower()} change")
+    return found
 
 
 def first_change(op: PendingOperation) -> str:

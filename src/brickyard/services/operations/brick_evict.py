@@ -45,7 +45,7 @@ from ...domain.placement import (
 from ...nodes.port import GlusterBrick, HealStatus, NodeAddress
 from ...store import leftovers
 from ...store.sql import Transaction
-from ..allocation import release_bricks
+from ..allocation import pool_heir, release_bricks
 from ..context import ServiceContext
 from ..lookup import address, brick_spec, device_spec, require
 from ..volume_placement import policy
@@ -219,6 +219,10 @@ class BrickEvict(Operation):
         except BrickyardError as exc:
             log.warning("destroying brick %s on %s failed: %s", old.id, node.manage_host, exc)
             return KEPT
+        if not reclaimed:
+            # Its pool stays for a clone's LV: the clone carries it from now on.
+            with self.ctx.store.read() as tx:
+                reclaimed = pool_heir(tx, old, {old.id}) is not None
         return RECLAIMED if reclaimed else KEPT
 
     # -- rollback and recovery --------------------------------------------------------------

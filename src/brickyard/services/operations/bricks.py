@@ -23,7 +23,7 @@ from ...nodes.port import (
     VolumeOwnership,
 )
 from ...store.sql import Transaction
-from ..allocation import release_bricks
+from ..allocation import pool_heir, release_bricks
 from ..context import ServiceContext
 from ..lookup import brick_spec
 from ..volume_checks import split_option
@@ -140,11 +140,20 @@ async def destroy_bricks(
     results = await asyncio.gather(*(destroy(b) for b in reachable), return_exceptions=True)
     reraise_interruption(results)
     reclaimed = set()
+    kept = []
     for brick, result in zip(reachable, results, strict=True):
         if isinstance(result, BaseException):
             log.warning("destroying brick %s failed: %s", brick.id, result)
         elif result:
             reclaimed.add(brick.id)
+        else:
+            kept.append(brick)
+    if kept:
+        # Its LV is gone; a pool that stays for a clone's LV is carried by the clone from now
+        # on (release_bricks hands it over), so the brick itself is gone.
+        leaving = {b.id for b in bricks}
+        with ctx.store.read() as tx:
+            reclaimed |= {b.id for b in kept if pool_heir(tx, b, leaving) is not None}
     return reclaimed
 
 

@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 
 from ...domain.errors import BrickyardError, OperationFailed
 from ...domain.ids import new_id
-from ...domain.model import JOURNAL_FORMAT, OperationStatus, OperationType, PendingOperation
+from ...domain.model import (
+    HEKETI_JOURNAL_FORMAT,
+    JOURNAL_FORMAT,
+    OperationStatus,
+    OperationType,
+    PendingOperation,
+)
 from ...store.errors import ClaimLost, StaleSpace
 from ..context import ServiceContext
 from ..jobs import Job
@@ -202,8 +208,14 @@ class OperationRunner:
             cls = OPERATIONS.get(op.type)
             if cls is None:
                 raw = op.detail.get("journal_type", str(int(op.type)))
-                raise NeedsHuman(f"unknown operation type {raw}: this version cannot recover it")
-            if op.format != JOURNAL_FORMAT and not explicit:
+                raise NeedsHuman(
+                    HEKETI_HUMAN_REASONS.get(op.type)
+                    or f"unknown operation type {raw}: this version cannot recover it"
+                )
+            if op.format == HEKETI_JOURNAL_FORMAT:
+                if op.type not in HEKETI_RECOVERED and not explicit:
+                    raise NeedsHuman(HEKETI_HUMAN_REASONS[op.type])
+            elif op.format != JOURNAL_FORMAT and not explicit:
                 raise NeedsHuman(
                     f"journal entry of format {op.format} (this version writes "
                     f"{JOURNAL_FORMAT}): written by another version, its steps may mean "
@@ -233,6 +245,42 @@ class OperationRunner:
             report.finished[op.id] = settled.what
             if settled.forward:
                 report.forward.add(op.id)
+
+
+# Operations imported from a Heketi database (no steps journaled) that recovery finishes or
+# rolls back on its own, as Heketi's cleaner would: their journal says all that is needed
+# (the volume, its bricks), and every node command of the recovery checks before it acts.
+HEKETI_RECOVERED = frozenset(
+    {OperationType.CREATE_VOLUME, OperationType.DELETE_VOLUME, OperationType.EXPAND_VOLUME}
+)
+_NOT_GUESSED = "Check the nodes, then run a cleanup naming this operation to recover it anyway"
+# Why the other kinds of Heketi's wait for a human (they are listed with what they hold).
+HEKETI_HUMAN_REASONS: dict[OperationType, str] = {
+    OperationType.CLONE_VOLUME: (
+        "a volume clone left by Heketi, which journals neither the snapshot nor the clone's "
+        "gluster volume (Heketi's cleaner never cleans clones). Compare `gluster snapshot list` "
+        "and `gluster volume list` with the clone, then run a cleanup naming this operation"
+    ),
+    OperationType.REMOVE_DEVICE: (
+        "a device remove left by Heketi: which bricks it had moved is not journaled. Compare "
+        f"`gluster volume info` of the device's volumes with the database. {_NOT_GUESSED}"
+    ),
+    OperationType.EVICT_BRICK: (
+        "a brick eviction left by Heketi: whether gluster replaced the brick is not journaled. "
+        f"Compare `gluster volume info` of its volume with the database. {_NOT_GUESSED}"
+    ),
+    **{
+        kind: (
+            "a block volume operation left by Heketi: this version does not manage gluster-block "
+            "volumes. Check the block volume with `gluster-block info` on a node"
+        )
+        for kind in (
+            OperationType.CREATE_BLOCK_VOLUME,
+            OperationType.DELETE_BLOCK_VOLUME,
+            OperationType.EXPAND_BLOCK_VOLUME,
+        )
+    },
+}
 
 
 def _order(op_type: OperationType) -> int:

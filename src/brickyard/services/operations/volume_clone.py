@@ -23,6 +23,7 @@ from ...domain.model import (
     PendingOperation,
     Volume,
 )
+from ...nodes.commands import lvm
 from ...nodes.port import GlusterVolumeInfo, NodeAddress
 from ...store.sql import Transaction
 from .. import volume_checks
@@ -112,8 +113,11 @@ class VolumeClone(Operation):
     def finalize(self, tx: Transaction) -> None:
         assert self.info is not None
         source_bricks = gluster_order(tx.volume_bricks(self.source_id))
-        # Snapshot bricks live in the origin's thin pools: they take no new space.
+        # Snapshot bricks live in the origin's thin pools: they take no new space (the origin
+        # brick carries the pool). They record the pool and gluster's LV name, as Heketi's
+        # clone bricks do.
         for origin, made in zip(source_bricks, self.info.bricks, strict=False):
+            known_pool = origin.lvm_thin_pool or not origin.pool_guest
             tx.add(
                 Brick(
                     id=new_id(),
@@ -126,6 +130,9 @@ class VolumeClone(Operation):
                     set_index=origin.set_index,
                     position=origin.position,
                     path_override=made.path,
+                    lvm_thin_pool=origin.thin_pool if known_pool else "",
+                    lvm_lv=lvm.snapshot_brick_lv(made.path) or "",
+                    pool_guest=True,
                 )
             )
         tx.clear_pending(self.op_id)

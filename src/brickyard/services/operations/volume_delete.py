@@ -21,7 +21,7 @@ from ...store.sql import Transaction
 from ..allocation import release_bricks
 from ..context import ServiceContext
 from ..lookup import require
-from .base import ChildRunner, Incomplete, Journal, Operation, Settled, Step, first_change
+from .base import ChildRunner, Incomplete, Journal, Operation, Settled, Step, change_of
 from .bricks import (
     Targets,
     destroy_bricks,
@@ -134,4 +134,4 @@ class VolumeDelete(Operation):
 
     @classmethod
     def load(cls, ctx: ServiceContext, op: PendingOperation, runner: ChildRunner) -> Operation:
-        return cls(ctx, first_change(op))
+        return cls(ctx, change_of(op, ChangeType.DELETE_VOLUME))

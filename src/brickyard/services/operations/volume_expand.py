@@ -31,7 +31,7 @@ from .base import (
     Operation,
     Settled,
     Step,
-    first_change,
+    change_of,
 )
 from .bricks import (
     Targets,
@@ -163,7 +163,7 @@ class VolumeExpand(Operation):
     @classmethod
     def load(cls, ctx: ServiceContext, op: PendingOperation, runner: ChildRunner) -> Operation:
         delta = sum(c.delta for c in op.changes if c.change is ChangeType.EXPAND_VOLUME)
-        loaded = cls(ctx, first_change(op), delta)
+        loaded = cls(ctx, change_of(op, ChangeType.EXPAND_VOLUME), delta)
         with ctx.store.read() as tx:
             loaded.new_bricks = tx.operation_bricks(op.id)
         return loaded

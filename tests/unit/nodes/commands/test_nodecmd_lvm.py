@@ -253,3 +253,58 @@ def test_names() -> None:
     assert lvm.autobackup(CommandSettings()) == "--autobackup=n"
     assert lvm.lvm_prefix(CommandSettings()) == ("/usr/sbin/lvm",)
     assert lvm.lvm_prefix(CommandSettings(lvm_wrapper="  ")) == ("/usr/sbin/lvm",)
+
+
+# -- names Heketi recorded (LvmThinPool / LvmLv) ---------------------------------------------
+POOL = "tp_271b68453991d6a935a6f081b882be89"  # a real Heketi 10 brick's pool, not tp_<brick>
+
+
+def test_brick_destroy_plan_uses_the_recorded_pool() -> None:
+    """A brick imported from Heketi keeps its pool's name: every LVM command names it; the LV,
+    mount point and fstab line stay the derived ones (Heketi derives them too)."""
+    brick = BrickSpec(
+        id=B, device=DEVICE, size=1048576, tp_size=1048576, pool_metadata_size=8192, pool=POOL
+    )
+    plan = lvm.brick_destroy_plan(CommandSettings(), brick)
+    assert plan.mount_point == MNT
+    assert plan.fstab_remove is not None
+    assert plan.fstab_remove.argv == ("sed", "-i.save", f"/brick_{B}/d", "/etc/fstab")
+    assert plan.lv_remove.argv == split(
+        f"/usr/sbin/lvm lvremove --autobackup=n -f vg_{D}/brick_{B}"
+    )
+    assert plan.thin_count.argv == split(
+        f"/usr/sbin/lvm lvs --noheadings --options=thin_count vg_{D}/{POOL}"
+    )
+    assert plan.pool_remove.argv == split(f"/usr/sbin/lvm lvremove --autobackup=n -f vg_{D}/{POOL}")
+
+
+def test_brick_destroy_plan_of_a_recorded_clone_brick() -> None:
+    snap = "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a99"
+    brick = BrickSpec(
+        id=B,
+        device=DEVICE,
+        size=1048576,
+        tp_size=1048576,
+        pool_metadata_size=8192,
+        path_override=f"/run/gluster/snaps/{snap}/brick2/brick",
+        lv=f"{snap}_1",
+        pool=POOL,
+        pool_guest=True,
+    )
+    plan = lvm.brick_destroy_plan(CommandSettings(), brick, mount_point=brick.mount_point)
+    assert plan.umount.argv == ("umount", f"/run/gluster/snaps/{snap}/brick2")
+    assert plan.fstab_remove is None  # glusterd mounts it
+    assert plan.lv_remove.argv[-1] == f"vg_{D}/{snap}_1"
+    assert plan.thin_count.argv[-1] == f"vg_{D}/{POOL}"
+    assert plan.pool_remove.argv[-1] == f"vg_{D}/{POOL}"
+
+
+@pytest.mark.parametrize("name", ["-rf", "a/b", "", "..", "x y", "tp_\n", "a" * 128, "ä"])
+def test_recorded_names_a_node_would_not_take_are_refused(name: str) -> None:
+    brick = BrickSpec(
+        id=B, device=DEVICE, size=1, tp_size=1, pool_metadata_size=1, pool=name or "x", lv=name
+    )
+    if name == "":
+        brick = BrickSpec(id=B, device=DEVICE, size=1, tp_size=1, pool_metadata_size=1, pool="-x")
+    with pytest.raises(ValueError):
+        lvm.brick_destroy_plan(CommandSettings(), brick)
