@@ -211,10 +211,8 @@ def pool_heir(tx: Transaction, brick: Brick, leaving: set[str]) -> Brick | None:
     return next(
         (
             other
-            for other in tx.device_bricks(brick.device_id)
-            if other.id not in leaving
-            and other.id != brick.id
-            and other.thin_pool == brick.thin_pool
+            for other in tx.pool_guests(brick.device_id, brick.thin_pool)
+            if other.id not in leaving and other.id != brick.id
         ),
         None,
     )

@@ -318,6 +318,11 @@ class Transaction:
     def device_bricks(self, device_id: str) -> list[Brick]:
         return self._where(Brick, bricks.c.device_id == device_id)
 
+    def pool_guests(self, device_id: str, pool: str) -> list[Brick]:
+        """Bricks that recorded `pool` as their thin pool on the device (a brick in a pool of
+        its own name records none, so these are the clones living in another's pool)."""
+        return self._where(Brick, bricks.c.device_id == device_id, bricks.c.lvm_thin_pool == pool)
+
     def placement_candidates(self, cluster_id: str) -> list[Candidate]:
         """Online devices of online nodes of a cluster, with merged tags and names."""
         result = self.conn.execute(_CANDIDATES, {"cluster_id": cluster_id})
