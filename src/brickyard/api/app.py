@@ -1,22 +1,24 @@
-"""The FastAPI application and Heketi's request pipeline (contract §1.0): /hello and /metrics
-outside auth, then JWT, the user/admin rule, the admin-state gate, trailing-slash redirects,
-and finally the routers, with Heketi's plain-text errors."""
+"""The FastAPI application and Heketi's request pipeline (contract §1.0): gorilla/mux's path
+cleaning, /hello and /metrics outside auth, then JWT, the user/admin rule, the admin-state gate,
+trailing-slash redirects, and finally the routers, with Heketi's plain-text errors."""
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
+from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from fastapi import FastAPI
-from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..domain.errors import BrickyardError, Busy, Conflict, InvalidRequest, NotFound
 from .auth import AuthError, authenticate, authorize
 from .decode import DecodeError
-from .metrics import build_registry, render
+from .metrics import CONTENT_TYPE, build_registry, render
 from .responses import empty, text_error
 from .routes import admin, clusters, devices, extras, nodes, queue, volumes
 from .state import ApiState
@@ -36,51 +38,137 @@ def status_of(error: BrickyardError) -> int:
     return 500
 
 
+# Characters Go's url.URL.EscapedPath leaves as they are (besides letters, digits and "-._~").
+_PATH_SAFE = "/$&+,:;=@"
+# Go's html.EscapeString as net/http uses it in http.Redirect's body.
+_HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
+
+
+def decoded_path(scope: Scope) -> bytes:
+    """The request path as Go's r.URL.Path holds it: percent-decoded, bytes as they are."""
+    raw = scope.get("raw_path")
+    if raw is None:
+        return str(scope["path"]).encode("utf-8", "surrogateescape")
+    return unquote_to_bytes(raw)
+
+
+def clean_path(path: bytes) -> bytes:
+    """gorilla/mux's cleanPath: Go's path.Clean, keeping a trailing slash."""
+    if path.startswith(b"/") and b"//" not in path and b"/." not in path:
+        return path  # already clean: the common case, without normpath's cost
+    rooted = b"/" + path.lstrip(b"/")  # normpath would keep a leading "//", Go does not
+    cleaned = posixpath.normpath(rooted)
+    if path.endswith(b"/") and cleaned != b"/":
+        cleaned += b"/"
+    return cleaned
+
+
+def _location(path: bytes, query: bytes) -> str:
+    """A redirect target as Go's url.URL.String writes it from a path and the raw query."""
+    target = quote_from_bytes(path, safe=_PATH_SAFE).encode()
+    if query:
+        target += b"?" + query
+    return target.decode("latin-1")
+
+
+def clean_path_redirect(path: bytes, query: bytes) -> Response:
+    """mux.Router.ServeHTTP for an unclean path: 301 with no body, before any other check."""
+    response = empty(301)
+    response.headers["Location"] = _location(path, query)
+    return response
+
+
+def slash_redirect(method: str, path: bytes, query: bytes) -> Response:
+    """mux's StrictSlash redirect, written by Go's http.Redirect: an HTML body for GET (none
+    for HEAD, which still gets the content type), nothing for the other methods."""
+    target = _location(path, query)
+    if method not in ("GET", "HEAD"):
+        response = empty(301)
+    else:
+        # the target holds bytes as latin-1 characters: write them back as they came
+        href = target.translate(_HTML_ESCAPES).encode("latin-1")
+        body = b'<a href="' + href + b'">Moved Permanently</a>.\n\n'
+        response = Response(
+            content=body if method == "GET" else b"",
+            status_code=301,
+            media_type="text/html; charset=utf-8",
+        )
+    # Go's hexEscapeNonASCII: the query may carry raw bytes the path escaping left alone.
+    response.headers["Location"] = "".join(c if c < "\x80" else f"%{ord(c):x}" for c in target)
+    return response
+
+
+def route_match(router: Router, scope: Scope, path: str) -> Match:
+    """How the routers would take ``path``: FULL, PARTIAL (the method is wrong) or NONE."""
+    probe = {**scope, "path": path}
+    best = Match.NONE
+    for route in router.routes:
+        match, _ = route.matches(probe)
+        if match == Match.FULL:
+            return match
+        if match == Match.PARTIAL:
+            best = match
+    return best
+
+
 class HeketiPipeline:
     """Pure ASGI middleware: cheaper than BaseHTTPMiddleware on every request."""
 
-    def __init__(self, app: ASGIApp, state: ApiState, metrics: Any) -> None:
+    def __init__(self, app: ASGIApp, state: ApiState, metrics: Any, router: Router) -> None:
         self.app = app
         self.state = state
         self.metrics = metrics
+        self.router = router
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        response = self._answer(scope)
+        if response is None:
+            await self.app(scope, receive, send)
+        else:
+            await response(scope, receive, send)
+
+    def _answer(self, scope: Scope) -> Response | None:
+        """The pipeline's own answer, or None to hand the request to the routers."""
         method: str = scope["method"]
         path: str = scope["path"]
+        decoded = decoded_path(scope)
+        cleaned = clean_path(decoded)
+        if cleaned != decoded:  # Heketi's outer router cleans before /hello, /metrics, auth
+            return clean_path_redirect(cleaned, scope["query_string"])
         if method == "GET" and path == "/hello":
-            await Response("Hello from Heketi", media_type="text/plain; charset=UTF-8")(
-                scope, receive, send
-            )
-            return
+            return Response("Hello from Heketi", media_type="text/plain; charset=UTF-8")
         if method == "GET" and path == "/metrics":
-            await Response(render(self.metrics), media_type=CONTENT_TYPE_LATEST)(
-                scope, receive, send
-            )
-            return
-        rejection = self._check(scope, method, path)
+            return Response(render(self.metrics), media_type=CONTENT_TYPE)
+        rejection = self._check(scope, method, decoded, path)
         if rejection is not None:
-            await rejection(scope, receive, send)
-            return
+            return rejection
         if len(path) > 1 and path.endswith("/"):
-            redirect = empty(301)
-            redirect.headers["Location"] = path.rstrip("/") or "/"
-            await redirect(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+            return self._strict_slash(scope, method, decoded)
+        return None
 
-    def _check(self, scope: Scope, method: str, path: str) -> Response | None:
+    def _strict_slash(self, scope: Scope, method: str, decoded: bytes) -> Response | None:
+        """Heketi's router (StrictSlash) matches "/clusters/" as "/clusters" and redirects; the
+        path without its slash must match a route, and with the wrong method it is a 405."""
+        match = route_match(self.router, scope, scope["path"][:-1])
+        if match == Match.FULL:
+            return slash_redirect(method, decoded[:-1], scope["query_string"])
+        if match == Match.PARTIAL:
+            return empty(405)
+        return None  # the routers answer 404 Invalid path or request
+
+    def _check(self, scope: Scope, method: str, decoded: bytes, path: str) -> Response | None:
         if self.state.keys is not None:
             header = None
             for name, value in scope["headers"]:
                 if name == b"authorization":
-                    header = value.decode("latin-1")
+                    # every byte as Go sees it (strings.Fields works on UTF-8)
+                    header = value.decode("utf-8", "surrogateescape")
                     break
-            raw_path = scope.get("raw_path") or path.encode()
             try:
-                issuer = authenticate(header, method, raw_path.decode("latin-1"), self.state.keys)
+                issuer = authenticate(header, method, decoded, self.state.keys)
                 authorize(issuer, path)
             except AuthError as exc:
                 return text_error(exc.status, exc.message)
@@ -122,5 +210,10 @@ def create_app(state: ApiState) -> FastAPI:
             return empty(405)
         return text_error(exc.status_code, str(exc.detail))
 
-    app.add_middleware(HeketiPipeline, state=state, metrics=build_registry(state.services.ctx))
+    app.add_middleware(
+        HeketiPipeline,
+        state=state,
+        metrics=build_registry(state.services.ctx),
+        router=app.router,
+    )
     return app

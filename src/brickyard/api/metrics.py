@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
     CollectorRegistry,
     GCCollector,
     PlatformCollector,
@@ -17,6 +18,11 @@ from prometheus_client.registry import Collector
 from ..domain.model import Brick, Cluster, Device, Node, Volume
 from ..services import journal
 from ..services.context import ServiceContext
+
+# What Heketi's promhttp handler answers (and what most exporters still answer): the classic
+# text format, which is what render() writes. prometheus_client's CONTENT_TYPE_LATEST now says
+# version=1.0.0.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 DEVICE_LABELS = ["cluster", "hostname", "storage_hostname", "id", "device", "pv_uuid"]
 

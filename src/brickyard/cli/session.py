@@ -12,9 +12,24 @@ import click
 import httpx
 
 from brickyard.cli.argv import GlobalFlags
-from brickyard.client import DEFAULT_SERVER, HeketiClient, go_json
+from brickyard.client import DEFAULT_SERVER, Backoff, HeketiClient, go_json
 
-__all__ = ["CliError", "Session", "emit", "emit_json", "err", "session"]
+__all__ = [
+    "RETRY_TIMEOUT_ENV",
+    "RETRY_WAIT_ENV",
+    "CliError",
+    "Session",
+    "emit",
+    "emit_json",
+    "err",
+    "retry_backoff",
+    "session",
+]
+
+#: Seconds a request is retried for while the server answers 429 (Brickyard's own setting).
+RETRY_TIMEOUT_ENV = "BRICKYARD_CLI_RETRY_TIMEOUT"
+#: The range of one wait between two retries, "MIN-MAX" seconds (Heketi's client: 10-30).
+RETRY_WAIT_ENV = "BRICKYARD_CLI_RETRY_WAIT"
 
 
 class CliError(Exception):
@@ -52,6 +67,9 @@ class Session:
                 self.secret,
                 verify=not self.flags.insecure_tls,
                 ca_files=self.flags.tls_certs,
+                backoff=retry_backoff(self.env),
+                # on stderr: scripts read stdout
+                notify=lambda line: err(line + "\n"),
                 transport=self.transport,
             )
         return self._client
@@ -60,6 +78,36 @@ class Session:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def retry_backoff(env: Mapping[str, str]) -> Backoff:
+    """The client's timing, with the retry settings of the environment."""
+    default = Backoff()
+    timeout = _seconds(env, RETRY_TIMEOUT_ENV, default.retry_timeout)
+    low, high = default.retry_min, default.retry_max
+    wait = env.get(RETRY_WAIT_ENV, "").strip()
+    if wait:
+        low_text, _, high_text = wait.partition("-")
+        low = _number(RETRY_WAIT_ENV, low_text)
+        high = _number(RETRY_WAIT_ENV, high_text or low_text)
+        if high < low:
+            raise CliError(f"{RETRY_WAIT_ENV}: {wait!r} is not MIN-MAX seconds")
+    return Backoff(retry_timeout=timeout, retry_min=low, retry_max=high)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float | None) -> float | None:
+    text = env.get(name, "").strip()
+    return _number(name, text) if text else default
+
+
+def _number(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise CliError(f"{name}: {text!r} is not a number of seconds")
+    return value
 
 
 def session() -> Session:

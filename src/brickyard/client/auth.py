@@ -14,12 +14,16 @@ __all__ = ["TOKEN_LIFETIME", "authorization_header", "make_token", "qsh"]
 TOKEN_LIFETIME = 5 * 60
 
 
-def qsh(method: str, path: str) -> str:
-    """Lower-case hex SHA-256 of ``METHOD&PATH`` (path only: no scheme, host or query)."""
-    return hashlib.sha256(f"{method.upper()}&{path}".encode()).hexdigest()
+def qsh(method: str, path: str | bytes) -> str:
+    """Lower-case hex SHA-256 of ``METHOD&PATH``: the path only (no scheme, host or query),
+    percent-decoded as the server sees it (Go's ``r.URL.Path``, on both sides in Heketi)."""
+    raw = path if isinstance(path, bytes) else path.encode()
+    return hashlib.sha256(method.upper().encode() + b"&" + raw).hexdigest()
 
 
-def make_token(user: str, key: str, method: str, path: str, *, now: float | None = None) -> str:
+def make_token(
+    user: str, key: str, method: str, path: str | bytes, *, now: float | None = None
+) -> str:
     """An HS256 token with ``iss``, ``iat``, ``exp`` (= iat + 5 min) and ``qsh`` claims."""
     issued = int(time.time() if now is None else now)
     claims = {
@@ -35,7 +39,7 @@ def make_token(user: str, key: str, method: str, path: str, *, now: float | None
 
 
 def authorization_header(
-    user: str, key: str, method: str, path: str, *, now: float | None = None
+    user: str, key: str, method: str, path: str | bytes, *, now: float | None = None
 ) -> str:
     """The value of the ``Authorization`` header: ``bearer <token>``."""
     return "bearer " + make_token(user, key, method, path, now=now)

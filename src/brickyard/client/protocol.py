@@ -3,15 +3,16 @@
 Every API operation is a *flow*: a generator that yields :class:`HttpCall` (send this request,
 resume me with the :class:`Reply`) and :class:`Pause` (wait, resume me with ``True``, or with
 ``False`` when the policy says to give up) and finally returns the decoded result. The flows
-hold all the logic (status checks, 429 retries, polling, following ``303``, error messages);
+hold all the logic (status checks, 429 retries, polling, following redirects, error messages);
 the sync and async clients only execute the steps, so both behave identically.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, TypeVar
 
@@ -38,6 +39,13 @@ JSONDict: TypeAlias = dict[str, Any]
 #: How many bytes of an error body are used for the message (as the Go client).
 ERROR_BODY_LIMIT = 4096
 
+#: Redirects followed in a row before giving up (Go's http.Client default policy).
+MAX_REDIRECTS = 10
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+#: The clock the flows measure their waits with (a test may replace it).
+clock: Callable[[], float] = time.monotonic
+
 
 @dataclass(frozen=True)
 class HttpCall:
@@ -50,7 +58,10 @@ class HttpCall:
 
 @dataclass(frozen=True)
 class Pause:
-    """Wait before the next poll (``kind="poll"``) or retry after a 429 (``kind="retry"``)."""
+    """Wait before the next poll (``kind="poll"``) or retry after a 429 (``kind="retry"``).
+
+    ``elapsed``: seconds since the first poll was planned, or since the request that is
+    retried was first sent."""
 
     kind: Literal["poll", "retry"]
     attempt: int
@@ -96,27 +107,48 @@ class Backoff:
     Polls of ``/queue/<id>`` wait ``poll_initial`` seconds before the first poll, then grow by
     ``poll_factor`` up to ``poll_max`` (Heketi's own client waits a fixed 400 ms);
     ``poll_timeout`` bounds the total wait (``None``: wait for ever, as Heketi's client does).
-    A ``429`` on the initial request is retried up to ``retry_attempts`` times, after the
-    integer ``Retry-After`` seconds when the server sends one, otherwise after a short
-    exponential back-off (``retry_initial`` × ``retry_factor``^n, at most ``retry_max``).
+
+    A ``429 Server busy`` is retried at least as patiently as Heketi's Go client, which makes 6
+    retries after a random 10-29 s each (``retryOperationDo``): each wait is drawn at random
+    between ``retry_min`` and ``retry_max`` seconds (after the integer ``Retry-After`` plus up
+    to ``retry_min`` when the server sends one, as the Go client), and the request is retried
+    until ``retry_timeout`` seconds have passed since it was first sent (``None``: for ever),
+    or ``retry_attempts`` retries when that is set. The default, 240 s, outlasts the Go
+    client's worst case (its last retry at most 174 s after the first answer, its error at
+    203 s) and always leaves room for at least 8 retries.
     """
 
     poll_initial: float = 0.002
     poll_factor: float = 1.5
     poll_max: float = 0.5
     poll_timeout: float | None = None
-    retry_attempts: int = 6
-    retry_initial: float = 0.1
-    retry_factor: float = 2.0
-    retry_max: float = 5.0
+    retry_min: float = 10.0
+    retry_max: float = 30.0
+    retry_timeout: float | None = 240.0
+    retry_attempts: int | None = None
+    jitter: Callable[[float, float], float] = field(
+        default=random.uniform, repr=False, compare=False
+    )
 
     def poll_delay(self, attempt: int) -> float:
         return float(min(self.poll_max, self.poll_initial * self.poll_factor**attempt))
 
-    def retry_delay(self, attempt: int, retry_after: float | None) -> float:
+    def retry_delay(self, pause: Pause) -> float | None:
+        """Seconds to wait before retrying after a 429, or ``None`` to give up."""
+        if self.retry_attempts is not None and pause.attempt >= self.retry_attempts:
+            return None
+        wait = self._retry_wait(pause.retry_after)
+        if self.retry_timeout is None:
+            return wait
+        left = self.retry_timeout - pause.elapsed
+        # the last retry happens at the deadline rather than not at all
+        return min(wait, left) if left > 0 else None
+
+    def _retry_wait(self, retry_after: float | None) -> float:
         if retry_after is not None:
-            return retry_after
-        return float(min(self.retry_max, self.retry_initial * self.retry_factor**attempt))
+            return retry_after + self.jitter(0.0, self.retry_min)
+        # random, so that clients the server turned away together come back apart
+        return self.jitter(self.retry_min, self.retry_max)
 
     def delay(self, pause: Pause) -> float | None:
         """Seconds to wait for ``pause``, or ``None`` to give up."""
@@ -124,9 +156,16 @@ class Backoff:
             if self.poll_timeout is not None and pause.elapsed >= self.poll_timeout:
                 return None
             return self.poll_delay(pause.attempt)
-        if pause.attempt >= self.retry_attempts:
-            return None
-        return self.retry_delay(pause.attempt, pause.retry_after)
+        return self.retry_delay(pause)
+
+    def notice(self, pause: Pause, delay: float) -> str:
+        """The line heketi-cli writes on stderr before it waits to retry."""
+        seconds = f"{delay:.0f}" if delay >= 10 else f"{delay:.1f}"
+        text = f"server busy (429), retrying in {seconds} s (attempt {pause.attempt + 2}"
+        if self.retry_timeout is not None:
+            left = max(self.retry_timeout - pause.elapsed - delay, 0.0)
+            text += f", {left:.0f} s left"
+        return text + ")"
 
 
 def go_json(value: Any) -> str:
@@ -155,11 +194,35 @@ def error_from(reply: Reply) -> HeketiError:
     return HeketiError(message, reply.status)
 
 
-def _send(call: HttpCall) -> Flow[Reply]:
+def _exchange(call: HttpCall) -> Flow[Reply]:
     reply = yield call
     if not isinstance(reply, Reply):  # pragma: no cover - a runner bug
         raise TypeError(f"runner answered {call!r} with {reply!r}")
     return reply
+
+
+def _send(call: HttpCall) -> Flow[Reply]:
+    """Send ``call``, following redirects as Go's http.Client does for Heketi's client (its
+    CheckRedirect mints a new token for each hop; so does the runner for every call)."""
+    for _ in range(MAX_REDIRECTS + 1):
+        reply = yield from _exchange(call)
+        location = reply.header("location")
+        if reply.status not in _REDIRECTS or not location:
+            return reply
+        call = _redirected(call, reply.status, location)
+    # Heketi's CheckRedirect sets no limit (a loop never ends); Go's default policy stops here
+    raise HeketiError(
+        f'{call.method.capitalize()} "{call.target}": stopped after {MAX_REDIRECTS} redirects'
+    )
+
+
+def _redirected(call: HttpCall, status: int, location: str) -> HttpCall:
+    """Go's redirectBehavior: 307 and 308 repeat the request; 301, 302 and 303 turn any
+    method but GET and HEAD into a GET, without the body."""
+    if status in (307, 308):
+        return HttpCall(call.method, location, call.body)
+    method = call.method if call.method in ("GET", "HEAD") else "GET"
+    return HttpCall(method, location)
 
 
 def _pause(pause: Pause) -> Flow[bool]:
@@ -176,11 +239,13 @@ def request(method: str, target: str, body: Any = None) -> Flow[Reply]:
     """Send a request, retrying it while the server answers ``429``; return the last reply."""
     payload = encode(body)
     attempt = 0
+    started = clock()
     while True:
         reply = yield from _send(HttpCall(method, target, payload))
         if reply.status != 429:
             return reply
-        pause = Pause("retry", attempt, retry_after=_retry_after(reply))
+        elapsed = clock() - started
+        pause = Pause("retry", attempt, retry_after=_retry_after(reply), elapsed=elapsed)
         if not (yield from _pause(pause)):
             return reply
         attempt += 1
@@ -206,10 +271,10 @@ def call_async(method: str, target: str, body: Any = None, *, expect: int = 200)
     location = reply.header("location")
     if not location:
         raise HeketiError("server did not provide a Location header", reply.status)
-    started = time.monotonic()
+    started = clock()
     attempt = 0
     while True:
-        pause = Pause("poll", attempt, elapsed=time.monotonic() - started)
+        pause = Pause("poll", attempt, elapsed=clock() - started)
         if not (yield from _pause(pause)):
             raise HeketiError(f"timed out waiting for {location}", 0)
         attempt += 1
@@ -218,11 +283,7 @@ def call_async(method: str, target: str, body: Any = None, *, expect: int = 200)
             if reply.status != 200:
                 raise error_from(reply)
             continue
-        if reply.status == 303:
-            redirect = reply.header("location")
-            if not redirect:
-                raise HeketiError("server did not provide a Location header", reply.status)
-            reply = yield from _send(HttpCall("GET", redirect))
+        # the 303 to the resource was followed by _send, as Go's http.Client follows it
         if reply.status != expect:
             raise error_from(reply)
         return reply

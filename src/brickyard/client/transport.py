@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
+from urllib.parse import unquote_to_bytes
 
 import httpx
 
@@ -58,11 +59,13 @@ class _Connection:
         key: str = "",
         *,
         backoff: Backoff | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.server = server.rstrip("/")
         self.user = user
         self.key = key
         self.backoff = backoff or Backoff()
+        self.notify = notify
 
     def url_for(self, target: str) -> str:
         """An absolute URL as is; a path (the API's or a ``Location``) after the base URL."""
@@ -74,14 +77,19 @@ class _Connection:
         url = self.url_for(call.target)
         headers = {"User-Agent": f"brickyard/{brickyard.__version__}"}
         if self.user or self.key:
-            path = httpx.URL(url).path
+            # the qsh is over the path the server decodes from what is sent, byte for byte
+            path = unquote_to_bytes(httpx.URL(url).raw_path.partition(b"?")[0])
             headers["Authorization"] = authorization_header(self.user, self.key, call.method, path)
         if call.body is not None:
             headers["Content-Type"] = "application/json"
         return url, headers
 
     def delay(self, pause: Pause) -> float | None:
-        return self.backoff.delay(pause)
+        """How long to wait for ``pause`` (None: give up); a retry is announced first."""
+        seconds = self.backoff.delay(pause)
+        if seconds is not None and pause.kind == "retry" and self.notify is not None:
+            self.notify(self.backoff.notice(pause, seconds))
+        return seconds
 
 
 def _reply(response: httpx.Response) -> Reply:
@@ -97,6 +105,8 @@ class HeketiClient(Endpoints, SyncRunner):
     """Synchronous Heketi client.
 
     ``verify=False`` skips TLS verification; ``ca_files`` adds PEM files to the trusted CAs.
+    ``backoff`` sets the timing of polls and of retries on ``429``; ``notify`` receives a line
+    (``server busy (429), retrying in 14 s (...)``) before each such wait.
     ``transport`` (an httpx transport) and ``sleep`` are for embedding and tests.
     """
 
@@ -110,10 +120,11 @@ class HeketiClient(Endpoints, SyncRunner):
         ca_files: Sequence[str] = (),
         timeout: float | None = 60.0,
         backoff: Backoff | None = None,
+        notify: Callable[[str], None] | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.connection = _Connection(server, user, key, backoff=backoff)
+        self.connection = _Connection(server, user, key, backoff=backoff, notify=notify)
         self._sleep = sleep
         self._http = httpx.Client(
             verify=tls_context(verify, ca_files),
@@ -176,10 +187,11 @@ class AsyncHeketiClient(Endpoints, AsyncRunner):
         ca_files: Sequence[str] = (),
         timeout: float | None = 60.0,
         backoff: Backoff | None = None,
+        notify: Callable[[str], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.connection = _Connection(server, user, key, backoff=backoff)
+        self.connection = _Connection(server, user, key, backoff=backoff, notify=notify)
         self._sleep = sleep
         self._http = httpx.AsyncClient(
             verify=tls_context(verify, ca_files),
