@@ -34,13 +34,15 @@ test: $(STAMP) lint typecheck
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
+# Leaves the server running (detached; pid and log in .demo) and prints how to use it.
+# BRICKYARD_DEMO_DIR (default .demo) and TB_NAME (the bed, default tb) select another demo.
 demo: $(STAMP)
 	$(BIN)/python -m brickyard.demo
 
-# Unmounts, deletes the demo volume, removes the GlusterFS test bed (testbed/tb down), then .demo.
+# Unmounts, deletes the demo volume, stops the server, removes the GlusterFS test bed
+# (testbed/tb down), then .demo. The server is looked for even when .demo is gone.
 demo-clean:
-	@if [ -x $(BIN)/python ] && [ -d .demo ]; then $(BIN)/python -m brickyard.demo clean; fi
-	rm -rf .demo
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m brickyard.demo clean; else rm -rf .demo; fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/create.py

@@ -23,9 +23,9 @@ server's layout. The fstab edit falls back to ``sed`` + ``tee`` when ``sed -i`` 
     .venv/bin/python bench/e2e.py                 # 5 rounds (+1 warm-up), about a minute
     .venv/bin/python bench/e2e.py --rounds 9 --json-out e2e.json
 
-Run as root. The bed is brought up with ``testbed/tb up`` (reused if it is up) and left as it
-was found; volumes, bricks, devices and the floor's directories are removed at the end, also on
-errors.
+Run as root. The e2e suite's bed (``TB_NAME=e2e testbed/tb up``) is brought up (reused if it is
+up) and left as it was found; volumes, bricks, devices and the floor's directories are removed
+at the end, also on errors.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ import importlib.util
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -358,7 +357,8 @@ def main() -> int:
     if reason:
         log(f"cannot run the test bed: {reason}")
         return 2
-    was_up = subprocess.run([TB, "status"], capture_output=True).returncode == 0
+    # conftest's run() acts on the e2e suite's bed (TB_NAME=e2e), never on a `make demo` bed
+    was_up = ct.run([TB, "status"], check=False).returncode == 0
     log("test bed is up: reusing it" if was_up else "bringing the test bed up")
     ct.run([TB, "up"], timeout=300)
     try:

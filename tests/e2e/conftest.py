@@ -1,11 +1,14 @@
 """End-to-end tests on real GlusterFS: the namespace test bed of ``testbed/tb``.
 
 The session fixture ``testbed`` brings up N nodes on this machine (each in its own network and
-mount namespace with its own glusterd and key-only sshd, addresses 10.200.0.1..N, raw disks
-``/dev/tb/vdb``...) and removes them at the end.  It skips, with the reason, when the machine
-cannot run the bed: not root, no /dev/fuse, no ``ip netns`` or namespaces, GlusterFS missing and
-not installable.  ``BRICKYARD_E2E=0`` skips on purpose; ``TB_KEEP=1`` reuses a running bed and
-leaves it up afterwards (faster iterations; ``testbed/tb down`` removes it).
+mount namespace with its own glusterd and key-only sshd, raw disks ``/dev/e2e/vdb``...) and
+removes them at the end.  It is a bed of its own, ``TB_NAME=e2e`` (netns ``e2en<i>``, subnet
+derived from the name, state in /tmp/brickyard-testbed-e2e): the suite never touches the bed
+of ``make demo`` or any other, and they never touch it.  It skips, with the reason, when the
+machine cannot run the bed: not root, no /dev/fuse, no ``ip netns`` or namespaces, GlusterFS
+missing and not installable.  ``BRICKYARD_E2E=0`` skips on purpose; ``TB_KEEP=1`` reuses a
+running e2e bed and leaves it up afterwards (faster iterations; ``TB_NAME=e2e testbed/tb down``
+removes it).
 
 The nodes start unpeered with raw disks: peer probe and brick preparation are the manager's job.
 Tests that change the nodes must undo what they did (the bed is shared by the session).
@@ -23,7 +26,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,16 @@ TB = REPO / "testbed" / "tb"
 E2E_DIR = Path(__file__).resolve().parent
 Proc = subprocess.CompletedProcess[str]
 NEEDED = ("glusterd", "gluster", "mount.glusterfs", "sshd", "ssh", "mkfs.xfs", "nsenter", "unshare")
+E2E_BED = "e2e"  # TB_NAME of the suite's bed
+
+
+def bed_env(name: str = E2E_BED) -> dict[str, str]:
+    """This process's environment with ``testbed/tb`` pointed at the bed `name`.  A shell that
+    ran ``eval "$(testbed/tb env)"`` for another bed exports its TB_STATE and TB_NET, which
+    would otherwise lead tb to that bed."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TB_NAME", "TB_STATE", "TB_NET")}
+    env["TB_NAME"] = name
+    return env
 
 
 def run(
@@ -44,8 +57,10 @@ def run(
     check: bool = True,
     timeout: float = 120,
     input: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Proc:
-    """Run a command, capture text output; on failure (check) raise with the output attached."""
+    """Run a command, capture text output; on failure (check) raise with the output attached.
+    The environment is `env`, by default ``bed_env()``: ``testbed/tb`` acts on the e2e bed."""
     proc = subprocess.run(
         [os.fspath(a) for a in argv],
         capture_output=True,
@@ -53,6 +68,7 @@ def run(
         timeout=timeout,
         input=input,
         stdin=None if input is not None else subprocess.DEVNULL,
+        env=bed_env() if env is None else env,
     )
     if check and proc.returncode != 0:
         raise AssertionError(
@@ -66,30 +82,43 @@ def run(
 class Testbed:
     """A running bed.  Nodes are numbered from 1 as in ``tb``: node ``i`` is ``nodes[i - 1]``."""
 
-    nodes: list[str]  # node addresses, "10.200.0.1" ...
+    __test__ = False  # a name starting with "Test", imported by test modules: not a test class
+
+    nodes: list[str]  # node addresses, "10.226.0.1" ...
     ssh_key: Path  # private key that logs in as ssh_user on every node
     ssh_user: str
     known_hosts: Path  # the nodes' host keys
     state: Path  # TB_STATE: everything the bed keeps on disk
-    disks: list[str]  # raw, unformatted disks on every node: "/dev/tb/vdb" ...
+    disks: list[str]  # raw, unformatted disks on every node: "/dev/e2e/vdb" ...
     device_dir: str  # a plain directory on every node, for the loop-file backend
     host_ip: str  # this machine's address on the bed's bridge
+    name: str  # TB_NAME: "e2e"
+    net: str  # the first three octets of every address: "10.226.0"
+    netns: list[str]  # the nodes' network namespaces: "e2en1" ...
+    links: list[str]  # the bridge and the host ends of the veths: "e2ebr0", "e2ev1" ...
+    disk_dir: str  # where the disks are on every node: "/dev/e2e"
 
     @classmethod
-    def from_tb_env(cls) -> Testbed:
-        env: dict[str, str] = {}
-        for line in run([TB, "env"]).stdout.splitlines():
+    def from_tb_env(cls, env: Mapping[str, str] | None = None) -> Testbed:
+        """The bed `testbed/tb` acts on in `env` (default: the e2e bed), as ``tb env`` says."""
+        bed: dict[str, str] = {}
+        for line in run([TB, "env"], env=env).stdout.splitlines():
             key, _, value = line.removeprefix("export ").partition("=")
-            env[key] = shlex.split(value)[0] if value else ""
+            bed[key] = shlex.split(value)[0] if value else ""
         return cls(
-            nodes=env["TB_NODES"].split(),
-            ssh_key=Path(env["TB_SSH_KEY"]),
-            ssh_user=env["TB_SSH_USER"],
-            known_hosts=Path(env["TB_SSH_KNOWN_HOSTS"]),
-            state=Path(env["TB_STATE"]),
-            disks=env["TB_DISKS"].split(),
-            device_dir=env["TB_DEVICE_DIR"],
-            host_ip=env["TB_HOST_IP"],
+            nodes=bed["TB_NODES"].split(),
+            ssh_key=Path(bed["TB_SSH_KEY"]),
+            ssh_user=bed["TB_SSH_USER"],
+            known_hosts=Path(bed["TB_SSH_KNOWN_HOSTS"]),
+            state=Path(bed["TB_STATE"]),
+            disks=bed["TB_DISKS"].split(),
+            device_dir=bed["TB_DEVICE_DIR"],
+            host_ip=bed["TB_HOST_IP"],
+            name=bed["TB_NAME"],
+            net=bed["TB_NET"],
+            netns=bed["TB_NETNS"].split(),
+            links=bed["TB_LINKS"].split(),
+            disk_dir=bed["TB_DISK_DIR"],
         )
 
     run = staticmethod(run)  # run(argv, check=True, timeout=120, input=None)
@@ -98,8 +127,8 @@ class Testbed:
         return self.nodes[node - 1]
 
     def tb(self, *args: str, check: bool = True, timeout: float = 120) -> Proc:
-        """``testbed/tb ARGS...``, e.g. ``tb("crash", "3")``."""
-        return run([TB, *args], check=check, timeout=timeout)
+        """``testbed/tb ARGS...`` on this bed, e.g. ``tb("crash", "3")``."""
+        return run([TB, *args], check=check, timeout=timeout, env=bed_env(self.name))
 
     def x(
         self,
@@ -110,7 +139,8 @@ class Testbed:
         timeout: float = 60,
     ) -> Proc:
         """Run CMD inside the node's namespaces, as root, without ssh (``tb x``)."""
-        return run([TB, "x", str(node), *cmd], check=check, input=input, timeout=timeout)
+        argv = [TB, "x", str(node), *cmd]
+        return run(argv, check=check, input=input, timeout=timeout, env=bed_env(self.name))
 
     @property
     def ssh_options(self) -> list[str]:
@@ -169,20 +199,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.fixture(scope="session")
-def testbed() -> Iterator[Testbed]:
-    reason = _unavailable()
-    if reason:
-        pytest.skip(reason)
-    keep = os.environ.get("TB_KEEP") == "1"
+def set_up_bed(keep: bool) -> Testbed:
+    """The session's bed setup: ``tb down`` (unless `keep`: reuse a running bed) and ``tb up``
+    of the e2e bed, and nothing else (tests/e2e/test_demo.py checks that it leaves other beds
+    alone)."""
     if not keep:
         run([TB, "down"])  # leftovers of an earlier run: start from a fresh bed
     up = run([TB, "up"], check=False, timeout=300)
     if up.returncode != 0:
         run([TB, "down"], check=False)
         pytest.fail(f"testbed/tb up failed:\n{up.stdout}{up.stderr}", pytrace=False)
+    return Testbed.from_tb_env()
+
+
+@pytest.fixture(scope="session")
+def testbed() -> Iterator[Testbed]:
+    reason = _unavailable()
+    if reason:
+        pytest.skip(reason)
+    keep = os.environ.get("TB_KEEP") == "1"
+    bed = set_up_bed(keep)
     try:
-        yield Testbed.from_tb_env()
+        yield bed
     finally:
         if not keep:
             run([TB, "down"], check=False)
@@ -353,9 +391,32 @@ def server(testbed: Testbed, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield started
 
 
+def brick_loops(testbed: Testbed) -> list[str]:
+    """The loop devices holding this bed's brick images, as "<device>: (<image>)".
+
+    The kernel has one set of loop devices: every node of every bed sees all of them in
+    `losetup`, a `make demo` bed's bricks too.  A brick image sits on the filesystem a node
+    made on its raw disk, a loop on ``<state>/node<i>/disks/<disk>.img``: a loop whose backing
+    filesystem is a loop on another bed's disk image belongs to that bed.  (Images in a
+    directory device sit on the host's filesystem and cannot be told apart this way: only
+    the e2e tests use directory devices.)"""
+    columns = "NAME,MAJ:MIN,BACK-MAJ:MIN,BACK-FILE"
+    listing = run(["losetup", "--json", "--list", "--output", columns]).stdout
+    loops = json.loads(listing or "{}").get("loopdevices") or []
+    by_number = {loop["maj:min"].strip(): loop for loop in loops}
+    own = []
+    for loop in loops:
+        under = by_number.get(loop["back-maj:min"].strip())
+        if under is not None and not str(under["back-file"]).startswith(f"{testbed.state}/"):
+            continue
+        if "/brick_" in str(loop["back-file"]):
+            own.append(f"{loop['name']}: ({loop['back-file']})")
+    return own
+
+
 def node_leftovers(testbed: Testbed, node: int) -> list[str]:
-    """What bricks leave on a node if not cleaned: mounts, images, loop devices, fstab lines,
-    gluster volumes."""
+    """What bricks leave on a node if not cleaned: mounts, images, loop devices (of the bed:
+    all nodes see them), fstab lines, gluster volumes."""
     found = []
     mounts = testbed.x(node, "findmnt", "-rn", "-o", "TARGET", check=False).stdout
     found += [m for m in mounts.split() if m.startswith("/var/lib/heketi/mounts/")]
@@ -363,8 +424,7 @@ def node_leftovers(testbed: Testbed, node: int) -> list[str]:
         node, "sh", "-c", "ls /var/lib/heketi/devices/*/images/ 2>/dev/null || true"
     ).stdout
     found += [f"image {i}" for i in images.split() if i.endswith(".img")]
-    loops = testbed.x(node, "losetup", "-a").stdout
-    found += [f"loop {line}" for line in loops.splitlines() if "brick_" in line]
+    found += [f"loop {line}" for line in brick_loops(testbed)]
     fstab = testbed.x(node, "cat", "/etc/fstab").stdout
     found += [f"fstab {line}" for line in fstab.splitlines() if "brick_" in line]
     volumes = testbed.x(node, "gluster", "--mode=script", "volume", "list", check=False)
@@ -388,7 +448,7 @@ for v in $(gluster --mode=script volume list 2>/dev/null | grep '^vol_'); do
   gluster --mode=script volume stop "$v" force; gluster --mode=script volume delete "$v"
 done >/dev/null 2>&1
 findmnt -rn -o TARGET | grep '^/var/lib/heketi/' | sort -r | xargs -r -n1 umount -l
-losetup -a | awk -F: '/\/var\/lib\/heketi\/|\/brick_/ { print $1 }' | xargs -r -n1 losetup -d
+for loop; do losetup -d "$loop"; done 2>/dev/null  # the bed's brick loops (brick_loops)
 kept=$(grep -v /var/lib/heketi/ /etc/fstab); printf '%s\n' "$kept" > /etc/fstab
 rm -rf /var/lib/heketi/devices /var/lib/heketi/mounts /srv/devices/*/images
 """
@@ -399,7 +459,9 @@ def scrub_bed(testbed: Testbed) -> None:
     whatever a module's server left behind: the next module loads its topology afresh."""
     count = len(testbed.nodes)
     for i in range(1, count + 1):
-        testbed.x(i, "sh", "-c", SCRUB, check=False)
+        # never another bed's: `losetup -d` of a mounted loop detaches it at its next unmount
+        loops = [line.split(":", 1)[0] for line in brick_loops(testbed)]
+        testbed.x(i, "sh", "-c", SCRUB, "scrub", *loops, check=False)
     for i in range(2, count + 1):
         testbed.gluster(1, "peer", "detach", testbed.ip(i), "force", check=False)
     for i in range(1, count + 1):

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Testbed, scrub_bed, start_heketi
+from conftest import Testbed, brick_loops, scrub_bed, start_heketi
 
 from brickyard.crashtest import CRASH_ENV
 from brickyard.domain.model import OperationType
@@ -136,7 +136,7 @@ def _node_state(testbed: Testbed, node: int) -> dict[str, Any]:
         "%h %f %s\\n",
         check=False,
     ).stdout.splitlines()
-    loops = x(node, "losetup", "-a").stdout.splitlines()
+    loops = brick_loops(testbed)  # the kernel's, seen from every node; not another bed's
     fstab = x(node, "cat", "/etc/fstab").stdout.splitlines()
     return {
         "mounts": {m for m in mounts if m.startswith(MOUNTS)},
@@ -338,7 +338,7 @@ def test_poisoned_operation_next_to_ordinary_ones(bed: Crashable) -> None:
     examined = bed.request("GET", "/internal/state/examine").json()["differences"]
     held = {d["subject"]: d for d in examined if d["kind"] == "operation needs a human"}
     assert set(held) == {poisoned, "e" * 32}, examined
-    assert held[poisoned]["detail"].count(" on 10.200.0.") == 3, held[poisoned]
+    assert held[poisoned]["detail"].count(f" on {bed.testbed.net}.") == 3, held[poisoned]
     # A human looked: the older entry may be recovered; the unknown row is removed by hand.
     cleanup = bed.request("POST", "/operations/pending/cleanup", {"operations": [poisoned]})
     assert bed.finish(cleanup).status_code == 204

@@ -29,10 +29,10 @@ if TYPE_CHECKING:  # tests/e2e is not a package; the fixture hands out the objec
 pytestmark = pytest.mark.e2e
 
 ROOT = "/var/lib/heketi/mounts"
-# a storage hostname longer than the nodes' addresses: 10.200.0.1 is 10 characters, this 40
+# a storage hostname longer than the nodes' addresses (the e2e bed's 10.2xx.0.1 are 10
+# characters), this 40
 ALIAS = "node1-storage-network.brickyard-e2e.test"
 assert len(ALIAS) == 40
-HOST1 = "10.200.0.1"
 
 
 SHORT_ROOT = "/srv/bygr"
@@ -81,7 +81,7 @@ def bed(testbed: Testbed) -> Iterator[Bed]:
         if f"Hostname: {testbed.ip(i)}\n" not in testbed.x(1, "gluster", "peer", "status").stdout:
             testbed.x(1, "gluster", "--mode=script", "peer", "probe", testbed.ip(i))
             probed.append(i)
-    hosts = f"{HOST1} {ALIAS}"
+    hosts = f"{testbed.ip(1)} {ALIAS}"
     for i in range(1, len(testbed.nodes) + 1):
         testbed.x(i, "sh", "-c", f"echo '{hosts}' >> /etc/hosts")
     try:
@@ -100,33 +100,41 @@ def bed(testbed: Testbed) -> Iterator[Bed]:
 
 # ---- names and layouts --------------------------------------------------------------------------
 
-LONGEST_AT_IP = 251 - len(f".{HOST1}.") - len(brick_path(0).lstrip("/")) - len(".vol")
-LONGEST_AT_ALIAS = 251 - len(f".{ALIAS}.") - len(brick_path(0).lstrip("/")) - len(".vol")
 
+def longest_name(host: str) -> int:
+    """The longest volume name gluster takes with Brickyard's brick path on `host`."""
+    return 251 - len(f".{host}.") - len(brick_path(0).lstrip("/")) - len(".vol")
+
+
+LONGEST_AT_ALIAS = longest_name(ALIAS)
 LONGEST_SHORT = 251 - len("trusted-.tcp-gfproxy-fuse.vol")  # 222, whatever the brick
 
-# (name, storage host, short brick path?).  No spelling of 'all' other than the reserved one:
-# gluster creates 'aLL' but then cannot stop or delete it (measured), so it is not tried here.
-NAME_CASES = [
-    ("vol_" + "0123456789abcdef" * 2, HOST1, False),  # Brickyard's default
-    ("n" * LONGEST_AT_IP, HOST1, False),  # 133: the longest
-    ("n" * (LONGEST_AT_IP + 1), HOST1, False),
-    ("a" * LONGEST_AT_ALIAS, ALIAS, False),  # 103 with a 40-character host
-    ("a" * (LONGEST_AT_ALIAS + 1), ALIAS, False),
-    ("vol_" + "0123456789abcdef" * 2, ALIAS, False),
-    ("k" * LONGEST_SHORT, HOST1, True),  # the client volfiles' limit
-    ("k" * (LONGEST_SHORT + 1), HOST1, True),
-    ("x" * 257, HOST1, True),
-    ("all", HOST1, False),
-    ("volume", HOST1, False),
-    ("force", HOST1, False),
-    ("snap-max-soft-limit", HOST1, False),
-    ("Volume", HOST1, False),
-    ("a.b", HOST1, False),
-    ("-ab", HOST1, False),
-    ("a@b", HOST1, False),
-    ("A_b-9", HOST1, False),
-]
+
+def name_cases(host1: str) -> list[tuple[str, str, bool]]:
+    """(name, storage host, short brick path?), `host1` being node 1's address.  No spelling
+    of 'all' other than the reserved one: gluster creates 'aLL' but then cannot stop or delete
+    it (measured), so it is not tried here."""
+    longest_at_ip = longest_name(host1)
+    return [
+        ("vol_" + "0123456789abcdef" * 2, host1, False),  # Brickyard's default
+        ("n" * longest_at_ip, host1, False),  # 133: the longest
+        ("n" * (longest_at_ip + 1), host1, False),
+        ("a" * LONGEST_AT_ALIAS, ALIAS, False),  # 103 with a 40-character host
+        ("a" * (LONGEST_AT_ALIAS + 1), ALIAS, False),
+        ("vol_" + "0123456789abcdef" * 2, ALIAS, False),
+        ("k" * LONGEST_SHORT, host1, True),  # the client volfiles' limit
+        ("k" * (LONGEST_SHORT + 1), host1, True),
+        ("x" * 257, host1, True),
+        ("all", host1, False),
+        ("volume", host1, False),
+        ("force", host1, False),
+        ("snap-max-soft-limit", host1, False),
+        ("Volume", host1, False),
+        ("a.b", host1, False),
+        ("-ab", host1, False),
+        ("a@b", host1, False),
+        ("A_b-9", host1, False),
+    ]
 
 
 STATE_DIRS = ("/var/lib/glusterd/vols", "/var/run/gluster/vols")
@@ -160,9 +168,11 @@ def real_name_verdict(bed: Bed, name: str, host: str, short: bool) -> bool:
 
 
 def test_volume_names(bed: Bed) -> None:
-    assert (LONGEST_AT_IP, LONGEST_AT_ALIAS, LONGEST_SHORT) == (133, 103, 222)
+    host1 = bed.tb.ip(1)
+    # the limits measured with a 10-character address; the hostile-value corpus needs it too
+    assert (longest_name(host1), LONGEST_AT_ALIAS, LONGEST_SHORT) == (133, 103, 222), host1
     mismatches = []
-    for name, host, short in NAME_CASES:
+    for name, host, short in name_cases(host1):
         path = brick_path(bed.bricks + 1, short)
         ours = volume_name_problem(name) or volfile_name_problem(name, host, path)
         real = real_name_verdict(bed, name, host, short)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # tests/e2e is not a package; the fixture hands out the objec
 pytestmark = pytest.mark.e2e
 
 VOL = "tbsmoke"
-BRICK_MNT = "/srv/tbsmoke/b1"  # XFS on the node's raw /dev/tb/vdb
+BRICK_MNT = "/srv/tbsmoke/b1"  # XFS on the node's first raw disk (/dev/e2e/vdb)
 BRICK = f"{BRICK_MNT}/brick"  # a subdirectory of the mount, as glusterd wants
 
 
@@ -79,7 +79,7 @@ def test_up_again_reuses_the_bed(testbed: Testbed) -> None:
 
 
 def test_replica3_volume_over_ssh(testbed: Testbed, tmp_path: Path) -> None:
-    tb, ips = testbed, testbed.nodes
+    tb, ips, disk = testbed, testbed.nodes, testbed.disks[0]
     timings: dict[str, float] = {}
     mnt = tmp_path / "mnt"
     mnt.mkdir()
@@ -95,8 +95,8 @@ def test_replica3_volume_over_ssh(testbed: Testbed, tmp_path: Path) -> None:
         for i in (1, 2, 3):  # what the manager does to a raw device, by hand
             tb.ssh(
                 i,
-                "set -e; mkfs.xfs -q -f -i size=512 -n size=8192 /dev/tb/vdb;"
-                f" mkdir -p {BRICK_MNT}; mount -t xfs -o noatime,inode64 /dev/tb/vdb {BRICK_MNT};"
+                f"set -e; mkfs.xfs -q -f -i size=512 -n size=8192 {disk};"
+                f" mkdir -p {BRICK_MNT}; mount -t xfs -o noatime,inode64 {disk} {BRICK_MNT};"
                 f" mkdir {BRICK}",
             )
         timings["bricks"] = time.monotonic() - t
@@ -127,7 +127,7 @@ def test_replica3_volume_over_ssh(testbed: Testbed, tmp_path: Path) -> None:
         for i in (1, 2, 3):
             tb.ssh(
                 i,
-                f"umount {BRICK_MNT} 2>/dev/null; rm -rf /srv/tbsmoke; wipefs -q -a /dev/tb/vdb",
+                f"umount {BRICK_MNT} 2>/dev/null; rm -rf /srv/tbsmoke; wipefs -q -a {disk}",
                 check=False,
             )
         for ip in ips[1:]:
@@ -137,7 +137,7 @@ def test_replica3_volume_over_ssh(testbed: Testbed, tmp_path: Path) -> None:
     # the bed is as it was: unpeered nodes with raw disks
     for i in (1, 2, 3):
         assert connected_peers(tb, i) == 0
-        assert tb.ssh(i, "blkid -p /dev/tb/vdb", check=False).returncode == 2
+        assert tb.ssh(i, f"blkid -p {disk}", check=False).returncode == 2
     listed = tb.gluster(1, "volume", "list")
     assert (listed.stdout + listed.stderr).strip() == "No volumes present in cluster"
 
@@ -158,33 +158,41 @@ def test_crash_stop_and_start_a_node(testbed: Testbed) -> None:
 
 
 def leftovers(tb: Testbed) -> list[str]:
-    """Everything of the bed still on the machine."""
-    state, found = tb.state, []
+    """Everything of the bed still on the machine (by its own names: other beds may be up)."""
+    state, net, found = tb.state, tb.net + ".", []
     netns = tb.run(["ip", "netns", "list"]).stdout
-    found += [f"netns {n}" for n in re.findall(r"^(tbn\d+)", netns, re.M)]
+    own_netns = rf"^({re.escape(tb.name)}n\d+)\b"  # tb's rule: <name>n<i>
+    found += [f"netns {n}" for n in re.findall(own_netns, netns, re.M)]
     links = tb.run(["ip", "-o", "link", "show"]).stdout
-    found += [f"link {n}" for n in re.findall(r"^\d+: (tbbr0|tbv\d+)[@:]", links, re.M)]
+    own_links = rf"^\d+: ({re.escape(tb.name)}br0|{re.escape(tb.name)}v\d+)[@:]"
+    found += [f"link {n}" for n in re.findall(own_links, links, re.M)]
     loops = tb.run(["losetup", "-l", "-n", "-O", "NAME,BACK-FILE"]).stdout
-    found += [f"loop {line}" for line in loops.splitlines() if str(state) in line]
+    found += [f"loop {line}" for line in loops.splitlines() if f"{state}/" in line]
     for line in Path("/proc/self/mounts").read_text().splitlines():
         src, target, fstype = line.split()[:3]
-        if str(state) in target or (fstype.startswith("fuse") and src.startswith("10.200.0.")):
+        if f"{state}/" in target or (fstype.startswith("fuse") and src.startswith(net)):
             found.append(f"mount {target}")
     ps = tb.run(["ps", "-eo", "pid=,stat=,args="]).stdout
     found += [
         f"process {line.strip()}"
         for line in ps.splitlines()
-        if "bind-address=10.200.0." in line or str(state) in line
+        if f"bind-address={net}" in line or f"{state}/" in line
         if not line.split()[1].startswith("Z")  # zombies wait for a slow PID 1 to reap them
     ]
     if state.exists():
         found.append(f"dir {state}")
-    if Path("/dev/tb").exists():
-        found.append("dir /dev/tb")
+    if Path(tb.disk_dir).exists():
+        found.append(f"dir {tb.disk_dir}")
     return found
 
 
 def test_down_leaves_nothing(testbed: Testbed, request: pytest.FixtureRequest) -> None:
+    # tb env names what the bed really has, and leftovers() sees it: the check below can fail
+    assert all(Path("/run/netns", n).exists() for n in testbed.netns), testbed.netns
+    assert all(Path("/sys/class/net", n).exists() for n in testbed.links), testbed.links
+    before = leftovers(testbed)
+    assert {f"netns {n}" for n in testbed.netns} <= set(before), before
+    assert {f"link {n}" for n in testbed.links} <= set(before), before
     t = time.monotonic()
     testbed.tb("down")
     print(f"timings: down {time.monotonic() - t:.2f} s")
