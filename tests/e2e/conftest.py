@@ -39,7 +39,9 @@ TB = REPO / "testbed" / "tb"
 E2E_DIR = Path(__file__).resolve().parent
 Proc = subprocess.CompletedProcess[str]
 NEEDED = ("glusterd", "gluster", "mount.glusterfs", "sshd", "ssh", "mkfs.xfs", "nsenter", "unshare")
-E2E_BED = "e2e"  # TB_NAME of the suite's bed
+# TB_NAME of the suite's bed. BRICKYARD_E2E_BED picks another, so that a developer can run the
+# suite while another run (CI on a clone, say) holds "e2e".
+E2E_BED = os.environ.get("BRICKYARD_E2E_BED", "e2e")
 
 
 def bed_env(name: str = E2E_BED) -> dict[str, str]:
