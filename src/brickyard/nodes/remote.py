@@ -93,18 +93,34 @@ class RemoteNodeAgent:
         async with self._gluster_lock:
             for command in gluster.peer_probe(self.cfg, new_peer.storage):
                 await self._gluster(via.manage, command)
-            await self._wait_for_peer(via, new_peer.storage)
+            await self._wait_for_peer(via, new_peer)
 
-    async def _wait_for_peer(self, via: NodeAddress, host: str) -> None:
-        """Volume commands need the peer 'in Cluster' and connected, which takes a moment."""
+    async def _wait_for_peer(self, via: NodeAddress, new_peer: NodeAddress) -> None:
+        """Volume commands need the peer 'in Cluster' and connected, which takes a moment: first
+        as `via` sees it, then as the new peer sees every other member. The other members learn
+        of it through `via` and connect on their own, later; a volume create run on one of
+        them meanwhile fails with "Host ... not connected" (seen on a loaded machine)."""
         deadline = asyncio.get_running_loop().time() + PEER_WAIT_SECONDS
+        host = new_peer.storage
         while True:
             result = await self._gluster(via.manage, gluster.peer_status(self.cfg))
-            peers = parsers.parse_peer_status(result.stdout)
-            if any(host in p.hostnames and p.connected and p.state == 3 for p in peers):
-                return
+            members = parsers.parse_peer_status(result.stdout)
+            if any(host in p.hostnames and p.connected and p.state == 3 for p in members):
+                break
             if asyncio.get_running_loop().time() > deadline:
                 raise NodeCommandError(f"peer {host} did not join the pool of {via.manage}")
+            await asyncio.sleep(0.2)
+        while True:
+            result = await self._gluster(new_peer.manage, gluster.peer_status(self.cfg))
+            seen = parsers.parse_peer_status(result.stdout)
+            if len(seen) >= len(members) and all(p.connected and p.state == 3 for p in seen):
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                waiting = [p.hostname for p in seen if not (p.connected and p.state == 3)]
+                raise NodeCommandError(
+                    f"peer {host} joined the pool of {via.manage} but is not connected to "
+                    f"{', '.join(waiting) or 'all its members'} yet"
+                )
             await asyncio.sleep(0.2)
 
     async def peer_detach(self, via: NodeAddress, peer: NodeAddress) -> None:

@@ -122,3 +122,54 @@ async def test_a_brick_with_recorded_names_is_destroyed_by_them(
     if thin_count == "0":
         expected.append(("lvremove", "--autobackup=n", "-f", f"{vg}/{POOL}"))
     assert lvm_argvs == expected
+
+
+def peer_xml(*peers: tuple[str, bool]) -> str:
+    """`gluster peer status --xml` as GlusterFS 10 writes it (see fixtures/peer_status.xml)."""
+    body = "".join(
+        f"<peer><uuid>u-{host}</uuid><hostname>{host}</hostname><hostnames><hostname>{host}"
+        f"</hostname></hostnames><connected>{int(up)}</connected><state>3</state>"
+        "<stateStr>Peer in Cluster</stateStr></peer>"
+        for host, up in peers
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><cliOutput><opRet>0</opRet>'
+        f"<opErrno>0</opErrno><opErrstr/><peerStatus>{body}</peerStatus></cliOutput>"
+    )
+
+
+class PoolTransport:
+    """Each host answers `peer status` from its own script of answers (the last repeats)."""
+
+    def __init__(self, views: dict[str, list[str]]) -> None:
+        self.views = views
+        self.asked: list[str] = []
+
+    async def run(self, host: str, command: Command) -> CommandResult:
+        if "status" in command.argv:
+            self.asked.append(host)
+            answers = self.views[host]
+            return CommandResult(0, answers.pop(0) if len(answers) > 1 else answers[0], "")
+        return CommandResult(0, "", "")
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_probed_peer_is_ready_when_it_is_connected_to_every_member() -> None:
+    """Probed via node 2, node 3 is soon connected as node 2 sees it, but node 1 learns of it
+    through node 2 and connects later: a volume create on node 1 meanwhile fails ("Host
+    10.0.0.3 not connected"). The probe returns only once node 3 sees every member connected."""
+    via, new = NodeAddress("n2", "10.0.0.2"), NodeAddress("n3", "10.0.0.3")
+    transport = PoolTransport(
+        {
+            "n2": [peer_xml(("10.0.0.1", True), ("10.0.0.3", True))],
+            "n3": [
+                peer_xml(("10.0.0.2", True)),  # node 1 not even listed yet
+                peer_xml(("10.0.0.2", True), ("10.0.0.1", False)),
+                peer_xml(("10.0.0.2", True), ("10.0.0.1", True)),
+            ],
+        }
+    )
+    await RemoteNodeAgent(transport, CommandSettings()).peer_probe(via, new)
+    assert transport.asked == ["n2", "n3", "n3", "n3"]
