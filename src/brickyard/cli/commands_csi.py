@@ -1,0 +1,105 @@
+"""``brickyard csi``: run the CSI driver (controller, node plugin, or both). See docs/csi.md."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = ["csi"]
+
+
+def _read_key(path: str | None) -> str:
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        print(f"Error: --key-file {path}: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+@click.command("csi")
+@click.option(
+    "--mode",
+    type=click.Choice(["controller", "node", "all"]),
+    default="all",
+    show_default=True,
+    help="Services to serve besides Identity",
+)
+@click.option(
+    "--endpoint",
+    default="unix:///csi/csi.sock",
+    show_default=True,
+    envvar="CSI_ENDPOINT",
+    help="Unix socket to listen on",
+)
+@click.option("--node-id", envvar="BRICKYARD_CSI_NODE_ID", default="", help="This node's name")
+@click.option(
+    "--server",
+    envvar="BRICKYARD_CSI_SERVER",
+    default="",
+    help="Volume manager URL used when a StorageClass has no resturl",
+)
+@click.option(
+    "--user", envvar="BRICKYARD_CSI_USER", default="admin", show_default=True, help="JWT user"
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="File holding the JWT key (else $BRICKYARD_CSI_KEY)",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    default="/var/lib/brickyard-csi",
+    show_default=True,
+    help="Node plugin state (stage records)",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def csi(
+    mode: str,
+    endpoint: str,
+    node_id: str,
+    server: str,
+    user: str,
+    key_file: str | None,
+    state_dir: str,
+    log_level: str,
+) -> None:
+    """Run the CSI driver glusterfs.brickyard.io on a unix socket until SIGTERM."""
+    import os
+
+    from brickyard.csi.k8s_secrets import in_cluster_reader
+    from brickyard.csi.server import DriverOptions, build_server
+
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper()),
+        format="[brickyard-csi] %(levelname)s %(asctime)s %(name)s %(message)s",
+    )
+    key = _read_key(key_file) or os.environ.get("BRICKYARD_CSI_KEY", "")
+    options = DriverOptions(
+        mode=mode,
+        endpoint=endpoint,
+        node_id=node_id,
+        server=server,
+        user=user,
+        key=key,
+        state_dir=Path(state_dir),
+        secret_reader=in_cluster_reader() if mode != "node" else None,
+    )
+    try:
+        running = build_server(options)
+    except (ValueError, OSError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(f"brickyard csi ({mode}) listening on {running.path}", flush=True)
+    running.wait_for_signal()
