@@ -60,6 +60,14 @@ def _read_key(path: str | None) -> str:
     help="Node plugin state (stage records)",
 )
 @click.option(
+    "--kubelet-dir",
+    type=click.Path(file_okay=False),
+    envvar="BRICKYARD_CSI_KUBELET_DIR",
+    default="/var/lib/kubelet",
+    show_default=True,
+    help="kubelet's root directory: staging and target paths must be under it",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -73,6 +81,7 @@ def csi(
     user: str,
     key_file: str | None,
     state_dir: str,
+    kubelet_dir: str,
     log_level: str,
 ) -> None:
     """Run the CSI driver glusterfs.brickyard.io on a unix socket until SIGTERM."""
@@ -94,6 +103,7 @@ def csi(
         user=user,
         key=key,
         state_dir=Path(state_dir),
+        kubelet_dir=Path(kubelet_dir),
         secret_reader=in_cluster_reader() if mode != "node" else None,
     )
     try:

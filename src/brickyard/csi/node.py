@@ -65,10 +65,11 @@ class Mounts(Protocol):
     def stats(self, volume_id: str, volume_path: str) -> Stats: ...
 
 
-def default_mounts(state_dir: Path) -> Mounts:
+def default_mounts(state_dir: Path, kubelet_dir: Path = Path("/var/lib/kubelet")) -> Mounts:
     from brickyard.csi.node_mounts import NodeMounts  # written separately; loaded on first use
 
-    mounts: Mounts = NodeMounts(state_dir)
+    # Staging and target paths must be kubelet's: anything else is refused.
+    mounts: Mounts = NodeMounts(state_dir, allowed_roots=(kubelet_dir,))
     return mounts
 
 

@@ -48,6 +48,7 @@ class DriverOptions:
     user: str = "admin"
     key: str = field(default="", repr=False)
     state_dir: Path = Path("/var/lib/brickyard-csi")
+    kubelet_dir: Path = Path("/var/lib/kubelet")  # kubelet's --root-dir
     workers: int = 32
     poll_timeout: float = 300.0
     secret_reader: SecretReader | None = None
@@ -178,7 +179,8 @@ def build_server(options: DriverOptions) -> CsiServer:
         handlers.append(_service_handler(pb2, "Controller", controller))
     if options.mode in ("node", "all"):
         state_dir = options.state_dir
-        factory = options.mounts_factory or (lambda: default_mounts(state_dir))
+        kubelet_dir = options.kubelet_dir
+        factory = options.mounts_factory or (lambda: default_mounts(state_dir, kubelet_dir))
         handlers.append(_service_handler(pb2, "Node", Node(stubs, options.node_id, factory)))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="csi"),
