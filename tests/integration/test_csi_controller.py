@@ -183,6 +183,7 @@ def test_same_name_incompatible_size_is_already_exists(driver: Driver, heketi: H
 
 
 def test_retry_while_the_first_create_runs_is_aborted(slow_heketi: Heketi) -> None:
+    """A retry whose deadline is too short to wait for the running create: ABORTED at once."""
     with csi_driver(server=slow_heketi.url, key=ADMIN_KEY) as d:
         results: list[Any] = []
         first = threading.Thread(
@@ -191,13 +192,31 @@ def test_retry_while_the_first_create_runs_is_aborted(slow_heketi: Heketi) -> No
         first.start()
         time.sleep(0.1)
         # the sidecar's deadline passed and it calls again with the same name
-        code, message = code_of(d.controller.CreateVolume, create_request("pvc-slow"))
+        started = time.monotonic()
+        code, message = code_of(d.controller.CreateVolume, create_request("pvc-slow"), timeout=0.4)
         assert code == C.ABORTED and "vol_pvc-slow" in message and "in progress" in message
+        assert time.monotonic() - started < 0.4
         first.join(30)
         assert results, "the first create did not finish"
         again = d.controller.CreateVolume(create_request("pvc-slow")).volume
         assert again == results[0].volume
     assert names_on(slow_heketi).count("vol_pvc-slow") == 1
+
+
+def test_a_retry_waits_for_the_running_create_within_its_deadline(slow_heketi: Heketi) -> None:
+    """The sidecar's retry with time left is answered as soon as the first create ends (not
+    after its own backoff), with the same volume: never a second one."""
+    with csi_driver(server=slow_heketi.url, key=ADMIN_KEY) as d:
+        results: list[Any] = []
+        first = threading.Thread(
+            target=lambda: results.append(d.controller.CreateVolume(create_request("pvc-wait")))
+        )
+        first.start()
+        time.sleep(0.1)
+        retried = d.controller.CreateVolume(create_request("pvc-wait"), timeout=20).volume
+        first.join(30)
+        assert results and retried == results[0].volume
+    assert names_on(slow_heketi).count("vol_pvc-wait") == 1
 
 
 def test_a_retry_whose_first_call_timed_out_finds_the_volume(slow_heketi: Heketi) -> None:

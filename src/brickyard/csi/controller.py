@@ -46,6 +46,23 @@ GIB = 1 << 30
 Message = Any  # generated protobuf messages are untyped
 
 
+# A retry of a create still running waits for it at most this long without a deadline, and
+# otherwise until this margin before its deadline (to answer before the caller gives up).
+_NO_DEADLINE_WAIT = 30.0
+_DEADLINE_MARGIN = 0.5
+
+
+def _patience(context: Any) -> float:
+    """How long a call may wait for an operation on the same volume to end: the sidecar
+    retries a create whose 10 s deadline passed while it still runs; answering that retry as
+    soon as the create ends (rather than ABORTED at once, then its backoff of 1, 2, 4 ... s)
+    keeps a PVC storm as fast as the same creates over REST."""
+    remaining = context.time_remaining() if context is not None else None
+    if remaining is None:
+        return _NO_DEADLINE_WAIT
+    return max(0.0, min(float(remaining), _NO_DEADLINE_WAIT) - _DEADLINE_MARGIN)
+
+
 def csi_backoff(poll_timeout: float = 300.0) -> Backoff:
     """The client's timing for the CSI controller: a 429 is not retried (the RPC answers
     UNAVAILABLE and the sidecar retries with its own backoff, within its 10 s deadline);
@@ -291,7 +308,8 @@ class Controller:
                     f" the class provisions on {creds.server}"
                 )
         name = volume_name(request.name, params.volume_name_prefix)
-        with self._names.hold(f"{creds.server} {name}", f"volume {name} ({request.name})"):
+        what = f"volume {name} ({request.name})"
+        with self._names.hold(f"{creds.server} {name}", what, wait=_patience(context)):
             client = self.client(creds)
             index = self._index(creds.server)
             with self._server_errors(creds, f"looking up volume {name}"):

@@ -49,7 +49,9 @@ class DriverOptions:
     key: str = field(default="", repr=False)
     state_dir: Path = Path("/var/lib/brickyard-csi")
     kubelet_dir: Path = Path("/var/lib/kubelet")  # kubelet's --root-dir
-    workers: int = 32
+    # A create runs on in its handler after the caller's deadline while the retry waits for
+    # it: two threads per claimed name; external-provisioner runs 100 workers by default.
+    workers: int = 256
     poll_timeout: float = 300.0
     secret_reader: SecretReader | None = None
     mounts_factory: Callable[[], Mounts] | None = None
