@@ -69,7 +69,18 @@ CODES = frozenset(
 # What statvfs on a FUSE mount whose client is gone (killed, crashed, its connection aborted)
 # or whose servers are unreachable answers.  stat() is not a reliable probe: the kernel may
 # answer it from its attribute cache for a while after the client died; statvfs always asks.
-DEAD_ERRNOS = frozenset({errno.ENOTCONN, errno.ESTALE, errno.EIO, errno.EACCES, errno.EHOSTDOWN})
+# ECONNABORTED: a FUSE connection the kernel aborted when the client died (seen in CI right
+# after a SIGKILL of the client, where ENOTCONN is the usual answer).
+DEAD_ERRNOS = frozenset(
+    {
+        errno.ENOTCONN,
+        errno.ECONNABORTED,
+        errno.ESTALE,
+        errno.EIO,
+        errno.EACCES,
+        errno.EHOSTDOWN,
+    }
+)
 
 GLUSTER_FSTYPE = "fuse.glusterfs"
 VOLUME_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")

@@ -521,7 +521,16 @@ def test_unstage_without_record_unmounts_the_gluster_mount(root: Path) -> None:
 # ---- stats ------------------------------------------------------------------------------
 
 
-def test_stats_live_dead_and_not_ours(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("dead_errno", "text"),
+    [
+        (errno.ENOTCONN, "Transport endpoint is not connected"),
+        (errno.ECONNABORTED, "Software caused connection abort"),
+    ],
+)
+def test_stats_live_dead_and_not_ours(
+    root: Path, monkeypatch: pytest.MonkeyPatch, dead_errno: int, text: str
+) -> None:
     nm, _ = make(root)
     stage(nm, root)
     got = nm.stats(VID, str(root / "stage"))  # statvfs of the (unmounted) directory itself
@@ -530,12 +539,12 @@ def test_stats_live_dead_and_not_ours(root: Path, monkeypatch: pytest.MonkeyPatc
     assert got.used_bytes + got.available_bytes <= got.total_bytes and not got.abnormal
 
     def dead(path: Any) -> os.statvfs_result:
-        raise OSError(errno.ENOTCONN, os.strerror(errno.ENOTCONN), str(path))
+        raise OSError(dead_errno, os.strerror(dead_errno), str(path))
 
     monkeypatch.setattr(os, "statvfs", dead)
     got = nm.stats(VID, str(root / "stage"))
-    assert got.abnormal and "Transport endpoint is not connected" in got.message
-    assert "ENOTCONN" in got.message and got.total_bytes == 0
+    assert got.abnormal and text in got.message
+    assert errno.errorcode[dead_errno] in got.message and got.total_bytes == 0
     for path in (root / "t9", root.parent):
         with pytest.raises(MountError) as e:
             nm.stats(VID, str(path))
