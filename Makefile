@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck unit integration contract demo demo-clean bench clean
+.PHONY: venv postgres test lint typecheck unit integration contract demo demo-clean bench clean
 
 $(STAMP): pyproject.toml
 	@if ! $(PY) -m venv --help >/dev/null 2>&1 || ! $(PY) -c 'import ensurepip' >/dev/null 2>&1; then \
@@ -18,6 +18,19 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# PostgreSQL 15 for the tests that also run on it (tests/pg.py starts its own server on
+# loopback, in a temporary directory). Only the tests need it: the server runs on SQLite
+# without it. Installed without Debian's default cluster, so nothing listens on 5432.
+PG_BIN := /usr/lib/postgresql/15/bin
+postgres:
+	@if [ ! -x $(PG_BIN)/initdb ]; then \
+	  echo "installing postgresql-15 (for the PostgreSQL tests)"; \
+	  mkdir -p /etc/postgresql-common; \
+	  [ -e /etc/postgresql-common/createcluster.conf ] || \
+	    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    -o Dpkg::Options::=--force-confold postgresql-15 >/dev/null; fi
+
 LINT_PATHS := $(wildcard src tests bench)
 
 lint: $(STAMP)
@@ -28,7 +41,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # The README's test command: lint, types, then every test suite.
-test: $(STAMP) lint typecheck
+test: $(STAMP) postgres lint typecheck
 	$(BIN)/pytest -q
 
 unit: $(STAMP)

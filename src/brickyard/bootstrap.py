@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from .api.app import create_app
 from .api.auth import JwtKeys
@@ -142,6 +144,27 @@ def database_url(settings: Settings) -> str:
     return sqlite_url(db)
 
 
+def open_store(url: str) -> SqlStore:
+    """The store at `url`, brought to the current schema; a database that cannot be opened
+    (a wrong URL, a driver not installed, PostgreSQL unreachable or refusing) is a ConfigError
+    that says which database and why, with any password hidden."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        raise ConfigError("glusterfs.db: not a valid database URL (nor an SQLite path)") from None
+    store: SqlStore | None = None
+    try:
+        store = SqlStore(url)
+        upgrade(store.engine)
+    except (SQLAlchemyError, ImportError) as exc:
+        if store is not None:
+            store.close()
+        reason = getattr(exc, "orig", None) or exc
+        detail = str(reason).strip().splitlines()[0] if str(reason).strip() else repr(reason)
+        raise ConfigError(f"glusterfs.db: cannot open the database {shown}: {detail}") from None
+    return store
+
+
 @dataclass
 class Server:
     app: FastAPI
@@ -177,8 +200,7 @@ def build_server(
     settings: Settings, disable_auth: bool = False, agent: NodeAgent | None = None
 ) -> Server:
     check_volume_options(settings)
-    store = SqlStore(database_url(settings))
-    upgrade(store.engine)
+    store = open_store(database_url(settings))
     ctx = ServiceContext(
         store=store,
         agent=agent or build_agent(settings),

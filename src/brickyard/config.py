@@ -391,6 +391,8 @@ ENV_OVERRIDES: tuple[_EnvVar, ...] = (
     _EnvVar("HEKETI_JWT_IAT_LEEWAY_SECONDS", ("jwt_iat_leeway_seconds",), _uint),
     _EnvVar("HEKETI_EXECUTOR", ("glusterfs.executor",), _text),
     _EnvVar("HEKETI_DB_PATH", ("glusterfs.db",), _text),
+    # Ours (after HEKETI_DB_PATH, so it wins): a path or a SQLAlchemy URL (PostgreSQL).
+    _EnvVar("BRICKYARD_DB", ("glusterfs.db",), _text),
     _EnvVar("HEKETI_GLUSTERAPP_LOGLEVEL", ("glusterfs.loglevel",), _text),
     _EnvVar(
         "HEKETI_AUTO_CREATE_BLOCK_HOSTING_VOLUME",

@@ -80,10 +80,12 @@ class Harness:
         device_size_gb: int = 500,
         env: dict[str, str] | None = None,
         world: SimWorld | None = None,
+        db: str | None = None,
     ) -> Harness:
-        """A server on the database in `db_dir`; `world` reopens on the same nodes (a
-        restart)."""
-        full_env = {"HEKETI_EXECUTOR": "mock", "HEKETI_DB_PATH": str(db_dir / "heketi.db")}
+        """A server on the database in `db_dir` (or `db`, glusterfs.db's value: a PostgreSQL
+        URL); `world` reopens on the same nodes (a restart)."""
+        db = db or str(db_dir / "heketi.db")
+        full_env = {"HEKETI_EXECUTOR": "mock", "HEKETI_DB_PATH": db}
         full_env.update(env or {})
         settings, _ = load_settings(None, env=full_env)
         world = world or SimWorld(device_size_gb=device_size_gb)
@@ -366,15 +368,35 @@ def assert_nodes_match_db(world: SimWorld, dump: dict[str, Any]) -> None:
 HarnessFactory = Callable[..., Awaitable[Harness]]
 
 
+DatabaseFactory = Callable[[Path], str]
+
+
 @pytest.fixture
-async def make_harness(tmp_path: Path) -> AsyncIterator[HarnessFactory]:
+def harness_database() -> DatabaseFactory:
+    """Where the harness's servers keep their database, as glusterfs.db names it: an SQLite
+    file in the server's directory. A module that also runs on PostgreSQL overrides it with
+    tests/conftest.py's `new_database` (each of its tests then runs on both):
+
+        @pytest.fixture
+        def harness_database(new_database: DatabaseFactory) -> DatabaseFactory:
+            return new_database
+    """
+    return lambda db_dir: str(db_dir / "heketi.db")
+
+
+@pytest.fixture
+async def make_harness(
+    tmp_path: Path, harness_database: DatabaseFactory
+) -> AsyncIterator[HarnessFactory]:
     """Factory: `await make_harness(device_size_gb=..., env={...})` -> a fresh Harness."""
     opened: list[Harness] = []
 
     async def _make(device_size_gb: int = 500, env: dict[str, str] | None = None) -> Harness:
         db_dir = tmp_path / f"srv{len(opened)}"
         db_dir.mkdir()
-        harness = Harness.open(db_dir, device_size_gb=device_size_gb, env=env)
+        harness = Harness.open(
+            db_dir, device_size_gb=device_size_gb, env=env, db=harness_database(db_dir)
+        )
         opened.append(harness)
         return harness
 
@@ -402,13 +424,14 @@ class Restartable:
     """A server that can crash and come back on the same database and nodes. Append a crash
     point's name to `crash_at` to crash there (once)."""
 
-    def __init__(self, db_dir: Path) -> None:
+    def __init__(self, db_dir: Path, db: str | None = None) -> None:
         self.db_dir = db_dir
+        self.db = db
         self.crash_at: list[str] = []
         self.h = self._open()
 
     def _open(self, world: Any = None) -> Harness:
-        harness = Harness.open(self.db_dir, world=world)
+        harness = Harness.open(self.db_dir, world=world, db=self.db)
         harness.server.services.ctx.crash_hook = self._crash
         return harness
 
@@ -437,9 +460,9 @@ class Restartable:
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Restartable]:
+async def server(tmp_path: Path, harness_database: DatabaseFactory) -> AsyncIterator[Restartable]:
     """A server that can crash and come back (see Restartable)."""
-    restartable = Restartable(tmp_path)
+    restartable = Restartable(tmp_path, harness_database(tmp_path))
     yield restartable
     await restartable.close()
 

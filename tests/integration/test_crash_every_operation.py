@@ -23,9 +23,17 @@ import pytest
 from brickyard.domain.model import OperationType
 from brickyard.services.operations.registry import OPERATIONS, crash_points
 
-from .conftest import Harness, Restartable, Topology
+from .conftest import DatabaseFactory, Harness, Restartable, Topology
 
 R3 = {"type": "replicate", "replicate": {"replica": 3}}
+
+
+@pytest.fixture
+def harness_database(new_database: DatabaseFactory) -> DatabaseFactory:
+    """Every test of this module runs on SQLite and on PostgreSQL."""
+    return new_database
+
+
 ROLLED_BACK = "The server restarted during this operation; it was rolled back"
 
 Context = dict[str, Any]

@@ -18,9 +18,15 @@ from brickyard.nodes.port import GlusterBrick, GlusterVolumeInfo, NodeAddress
 from brickyard.nodes.sim import SimNodeAgent
 from brickyard.store.tables import pending_operations
 
-from .conftest import Harness, Restartable, SimulatedCrash
+from .conftest import DatabaseFactory, Harness, Restartable, SimulatedCrash
 
 R3 = {"type": "replicate", "replicate": {"replica": 3}}
+
+
+@pytest.fixture
+def harness_database(new_database: DatabaseFactory) -> DatabaseFactory:
+    """Every test of this module runs on SQLite and on PostgreSQL."""
+    return new_database
 
 
 def _agent(h: Harness) -> SimNodeAgent:
@@ -389,3 +395,18 @@ async def test_evacuation_does_not_wait_for_heal_it_cannot_start(
     assert started == [volume["name"]]
     after = await harness.get_json(f"/volumes/{volume['id']}")
     assert all(b["node"] != dead for b in after["bricks"])
+
+
+async def test_database_backup_is_the_sqlite_file_or_a_clear_refusal(
+    harness: Harness, database_kind: str
+) -> None:
+    """GET /backup/db serves a consistent copy of an SQLite database (Heketi's endpoint); on
+    PostgreSQL it says to use PostgreSQL's own tool instead of failing with a 500."""
+    r = await harness.get("/backup/db")
+    if database_kind == "sqlite":
+        assert r.status_code == 200 and r.content.startswith(b"SQLite format 3\x00")
+    else:
+        assert (r.status_code, r.text) == (
+            501,
+            "GET /backup/db copies SQLite databases only: back up PostgreSQL with pg_dump\n",
+        )

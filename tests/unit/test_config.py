@@ -485,6 +485,11 @@ ENV_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("HEKETI_JWT_IAT_LEEWAY_SECONDS", "30", {"jwt_iat_leeway_seconds": 30}),
     ("HEKETI_EXECUTOR", "kubernetes", {"glusterfs.executor": "kubernetes"}),
     ("HEKETI_DB_PATH", "/srv/h.db", {"glusterfs.db": "/srv/h.db"}),
+    (
+        "BRICKYARD_DB",
+        "postgresql+psycopg://heketi@db:5432/heketi",
+        {"glusterfs.db": "postgresql+psycopg://heketi@db:5432/heketi"},
+    ),
     ("HEKETI_GLUSTERAPP_LOGLEVEL", "warning", {"glusterfs.loglevel": "warning"}),
     (
         "HEKETI_AUTO_CREATE_BLOCK_HOSTING_VOLUME",

@@ -6,14 +6,24 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# The PostgreSQL advisory lock every Brickyard server takes around its upgrade, so that servers
+# starting together on one database migrate it once: the first upgrades, the others wait, then
+# find the schema current. A fixed 64-bit key ("brickyrd" in ASCII).
+UPGRADE_LOCK_KEY = int.from_bytes(b"brickyrd", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def upgrade(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Held until this transaction ends (commit or rollback), before Alembic reads the
+            # current revision: DDL is transactional on PostgreSQL, so a waiting server sees
+            # either no schema or all of it. SQLite needs none: its writers are serialized.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK_KEY})
         config.attributes["connection"] = conn
         command.upgrade(config, "head")

@@ -28,7 +28,7 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import RowMapping, make_url
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.model import (
@@ -402,7 +402,7 @@ class SqlStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url, future=True)
+        self.engine: Engine = create_engine(url, future=True, **_engine_options(url))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._write_lock = threading.RLock()
@@ -591,6 +591,26 @@ _GROW_VOLUME = (
     .where(volumes.c.id == bindparam("volume"))
     .values(size=volumes.c.size + bindparam("delta"))
 )
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    """Engine options per database. SQLite: none (its pragmas are set on connect).
+    PostgreSQL: READ COMMITTED, stated rather than inherited from the server's default, because
+    the conditional UPDATEs the store relies on (claims, space, releases) are atomic there: a
+    second writer of the same row waits for the first to commit, then re-evaluates its WHERE on
+    the new row (so exactly one claim wins, and free space never goes below zero). A stricter
+    level would abort the second writer with a serialization error instead. Connections are
+    checked before use (a restarted PostgreSQL), and a connection attempt gives up after 10 s
+    unless the URL says otherwise."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return {}
+    options: dict[str, Any] = {"isolation_level": "READ COMMITTED", "pool_pre_ping": True}
+    if parsed.get_driver_name() in ("psycopg", "psycopg2") and "connect_timeout" not in (
+        parsed.query
+    ):
+        options["connect_args"] = {"connect_timeout": 10}
+    return options
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -116,7 +116,13 @@ async def db_check(request: Request) -> Response:
 
 @router.get("/backup/db")
 async def backup(request: Request) -> Response:
-    data = api_state(request).services.ctx.store.backup_bytes()
+    store = api_state(request).services.ctx.store
+    if store.engine.dialect.name != "sqlite":
+        # Heketi's endpoint serves its database file; a PostgreSQL database has its own tools.
+        return text_error(
+            501, "GET /backup/db copies SQLite databases only: back up PostgreSQL with pg_dump"
+        )
+    data = store.backup_bytes()
     return Response(
         content=data,
         media_type="application/octet-stream",
