@@ -24,11 +24,11 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Testbed, brick_loops, scrub_bed, start_heketi
 
 from brickyard.crashtest import CRASH_ENV
 from brickyard.domain.model import OperationType
 from brickyard.services.operations.registry import crash_points
+from conftest import Testbed, brick_loops, scrub_bed, start_heketi
 
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 ROLLED_BACK = "The server restarted during this operation; it was rolled back"

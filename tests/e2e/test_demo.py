@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from conftest import REPO, TB, Proc, Testbed, bed_env, run, set_up_bed
 
 pytestmark = pytest.mark.e2e

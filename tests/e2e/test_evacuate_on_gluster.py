@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from conftest import BIN, TB, Testbed, run, scrub_bed, start_heketi
 
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from conftest import Testbed, node_leftovers, scrub_bed, start_heketi
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
