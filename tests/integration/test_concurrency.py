@@ -13,7 +13,14 @@ import pytest
 
 from brickyard.nodes.sim import SimWorld
 
-from .conftest import ONE_GIB_BRICK, Harness
+from .conftest import ONE_GIB_BRICK, DatabaseFactory, Harness
+
+
+@pytest.fixture
+def harness_database(new_database: DatabaseFactory) -> DatabaseFactory:
+    """Every test of this module runs on SQLite and on PostgreSQL."""
+    return new_database
+
 
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 CONFLICT = "The target exists, contains other items, or is in use."

@@ -6,10 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from sqlalchemy import text
+
 from brickyard.domain.ids import new_id
 from brickyard.nodes.port import GlusterBrick
 
-from .conftest import ONE_GIB_BRICK, Harness, Topology
+from .conftest import ONE_GIB_BRICK, DatabaseFactory, Harness, Topology
+
+
+@pytest.fixture
+def harness_database(new_database: DatabaseFactory) -> DatabaseFactory:
+    """Every test of this module runs on SQLite and on PostgreSQL."""
+    return new_database
+
 
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 
@@ -98,8 +108,9 @@ async def test_space_accounting_is_recounted(harness: Harness, topology: Topolog
     await harness.create_volume(size=1, durability=REPLICA3)
     device = topology.devices[1]
     with harness.server.store.write() as tx:  # drift, as Heketi's users know it
-        tx.conn.exec_driver_sql(
-            "UPDATE devices SET used = used + 4096, free = free - 4096 WHERE id = ?", (device,)
+        tx.conn.execute(
+            text("UPDATE devices SET used = used + 4096, free = free - 4096 WHERE id = :id"),
+            {"id": device},
         )
     report = await _examine(harness)
     assert _kinds(report) == [("space mismatch", device)]

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -22,7 +23,14 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from brickyard.nodes.port import DESTROYED, NodeAddress
 from brickyard.nodes.sim import SimNodeAgent, SimWorld
 
-from .conftest import Harness, SimulatedCrash
+from .conftest import DatabaseFactory, Harness, SimulatedCrash
+
+
+@pytest.fixture
+def harness_database(new_database: DatabaseFactory) -> DatabaseFactory:
+    """Every test of this module runs on SQLite and on PostgreSQL."""
+    return new_database
+
 
 R3 = {"type": "replicate", "replicate": {"replica": 3}}
 POINTS = [

@@ -14,7 +14,14 @@ from brickyard.domain.model import OperationType
 from brickyard.services.operations.registry import crash_points
 from brickyard.store import queue_results
 
-from .conftest import Restartable
+from .conftest import DatabaseFactory, Restartable
+
+
+@pytest.fixture
+def harness_database(new_database: DatabaseFactory) -> DatabaseFactory:
+    """Every test of this module runs on SQLite and on PostgreSQL."""
+    return new_database
+
 
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 ROLLED_BACK = "The server restarted during this operation; it was rolled back"

@@ -6,9 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from brickyard.nodes.port import GlusterBrick
 
-from .conftest import Harness, Topology
+from .conftest import DatabaseFactory, Harness, Topology
+
+
+@pytest.fixture
+def harness_database(new_database: DatabaseFactory) -> DatabaseFactory:
+    """Every test of this module runs on SQLite and on PostgreSQL."""
+    return new_database
+
 
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 
