@@ -81,6 +81,10 @@ class PgServer:
         (self.data / "pg_hba.conf").write_text(
             "local all all trust\nhost all all 127.0.0.1/32 trust\n"
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the (initialised) cluster: at start, or again after halt()."""
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -99,6 +103,10 @@ class PgServer:
             "-o",
             options,
         )
+
+    def halt(self) -> None:
+        """Stop the server, keeping its data (a PostgreSQL restart: halt(), then resume())."""
+        self._run(str(PG_BIN / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.data))
 
     def stop(self) -> None:
         try:

@@ -4,14 +4,18 @@ which store and which node agent are in use."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
+import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from . import __version__
 from .api.app import create_app
 from .api.auth import JwtKeys
 from .api.routes.admin import apply_log_level
@@ -32,14 +36,14 @@ from .services.context import ServiceContext, ServiceSettings
 from .services.health import MonitorSettings
 from .services.operations.recovery import (
     CleanerSettings,
-    adopt_orphans,
     background_cleaner,
     recover_at_start,
 )
 from .services.queue import OperationQueue
 from .services.registry import Services
+from .services.servers import IncompatibleServer, ServerIdentity, ServerRegistry
 from .services.volume_checks import split_option
-from .store.migrate import upgrade
+from .store.migrate import SchemaTooNew, upgrade
 from .store.sql import SqlStore, sqlite_url
 
 log = logging.getLogger("brickyard")
@@ -86,6 +90,54 @@ def service_settings(settings: Settings) -> ServiceSettings:
         max_replica=g.max_replica,
         average_file_size_kb=g.average_file_size_kb,
         placer=g.placer,
+    )
+
+
+# What every server of one database must agree on: how bricks are placed and sized, volume
+# options, the global in-flight limit, the lease, how nodes are reached, the JWT keys.
+_SHARED_GLUSTERFS_KEYS = (
+    "executor",
+    "brick_max_size_gb",
+    "brick_min_size_gb",
+    "max_bricks_per_volume",
+    "average_file_size_kb",
+    "pre_request_volume_options",
+    "post_request_volume_options",
+    "zone_checking",
+    "max_volumes_per_cluster",
+    "auto_create_block_hosting_volume",
+    "block_hosting_volume_size",
+    "block_hosting_volume_options",
+    "max_inflight_operations",
+    "operation_retry_limits",
+    "brick_backend",
+    "placer",
+    "max_replica",
+    "server_lease_seconds",
+)
+
+
+def shared_settings(settings: Settings) -> dict[str, Any]:
+    """The settings servers sharing a database must share, by key (compared at start). The
+    JWT keys are kept as salted digests: a key itself never reaches the database."""
+    g = settings.glusterfs.model_dump(mode="json", include=set(_SHARED_GLUSTERFS_KEYS))
+    shared: dict[str, Any] = {f"glusterfs.{key}": value for key, value in g.items()}
+    for role in ("admin", "user"):
+        key = getattr(settings.jwt, role).key
+        digest = hashlib.sha256(b"brickyard shared settings\0" + key.encode()).hexdigest()
+        shared[f"jwt.{role}.key"] = digest[:16] if key else ""
+    return shared
+
+
+def server_identity(settings: Settings) -> ServerIdentity:
+    host = socket.gethostname()
+    g = settings.glusterfs
+    return ServerIdentity(
+        host=host,
+        address=g.advertise_address or f"{host}:{settings.port}",
+        version=__version__,
+        lease=g.server_lease_seconds,
+        settings=shared_settings(settings),
     )
 
 
@@ -156,6 +208,10 @@ def open_store(url: str) -> SqlStore:
     try:
         store = SqlStore(url)
         upgrade(store.engine)
+    except SchemaTooNew as exc:
+        if store is not None:
+            store.close()
+        raise ConfigError(f"glusterfs.db: {shown}: {exc}") from None
     except (SQLAlchemyError, ImportError) as exc:
         if store is not None:
             store.close()
@@ -170,17 +226,19 @@ class Server:
     app: FastAPI
     services: Services
     store: SqlStore
+    registry: ServerRegistry
     cleaner: CleanerSettings = field(default_factory=CleanerSettings)
     tasks: set[asyncio.Task[object]] = field(default_factory=set)
 
     async def recover(self) -> None:
-        """Crash recovery: settle what an earlier run left (requests are answered meanwhile:
-        every operation is claimed before anyone acts on it)."""
-        await recover_at_start(self.services.runner)
+        """Crash recovery: settle what an earlier run (or a dead server) left, and answer its
+        requests (requests are answered meanwhile: every operation is claimed before anyone
+        acts on it)."""
+        await recover_at_start(self.services.runner, self.registry.inherited.results)
 
     def start_background(self) -> None:
-        """Recovery at once, then the background cleaner; the node health monitor beside
-        them (on the running event loop)."""
+        """Recovery at once, then the background cleaner; the node health monitor, the lease
+        and the watch for dead servers beside them (on the running event loop)."""
 
         async def run() -> None:
             try:
@@ -190,7 +248,12 @@ class Server:
             await background_cleaner(self.services.runner, self.cleaner)
 
         loop = asyncio.get_running_loop()
-        for work in (run(), self.services.health.run()):
+        for work in (
+            run(),
+            self.services.health.run(),
+            self.registry.keep_lease(),
+            self.registry.watch(),
+        ):
             task: asyncio.Task[object] = loop.create_task(work)
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
@@ -207,7 +270,9 @@ def build_server(
         settings=service_settings(settings),
         crash_hook=hook_from_env(),
     )
-    queue = OperationQueue(settings.glusterfs.max_inflight_operations, store)
+    queue = OperationQueue(
+        settings.glusterfs.max_inflight_operations, store, server=lambda: ctx.worker
+    )
     g = settings.glusterfs
     monitor = MonitorSettings(
         enabled=not g.disable_monitor_gluster_nodes,
@@ -215,9 +280,12 @@ def build_server(
         interval=float(g.refresh_time_monitor_gluster_nodes),
     )
     services = Services.build(ctx, queue, monitor)
-    stale = adopt_orphans(ctx)
-    if stale:
-        log.warning("%d unfinished operations from an earlier run are marked stale", stale)
+    registry = ServerRegistry(ctx, services.runner, queue, server_identity(settings))
+    try:
+        registry.register()
+    except IncompatibleServer as exc:
+        store.close()
+        raise ConfigError(f"glusterfs.db: {exc}") from None
     keys = None
     if not disable_auth:
         keys = JwtKeys(
@@ -237,4 +305,5 @@ def build_server(
         enabled=not settings.glusterfs.disable_background_cleaner,
         interval=float(settings.glusterfs.refresh_time_background_cleaner),
     )
-    return Server(create_app(state), services, store, cleaner)
+    state.registry = registry
+    return Server(create_app(state), services, store, registry, cleaner)

@@ -258,6 +258,11 @@ class GlusterFSConfig(_Section):
     placer: Literal["balanced", "heketi"] = "balanced"
     # Highest replica count accepted; Heketi hard-codes 3 and so does the default.
     max_replica: int = Field(default=3, ge=1, le=16)
+    # Several servers on one PostgreSQL (docs/ha.md): a server that has not renewed its lease
+    # for this long is presumed dead and its operations are taken over by another.
+    server_lease_seconds: float = Field(default=8.0, ge=2.0, le=3600.0)
+    # How other servers and admins reach this one (GET /servers); default: hostname:port.
+    advertise_address: str = Field(default="", max_length=512)
 
     @property
     def volume_limit(self) -> int | None:
@@ -360,6 +365,12 @@ def _int(value: str) -> Any:
     return int(value)
 
 
+def _seconds(value: str) -> Any:
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", value):
+        raise ValueError("must be a number of seconds")
+    return float(value)
+
+
 def _uint(value: str) -> Any:
     if not re.fullmatch(r"[0-9]+", value):
         raise ValueError("must be a non-negative integer")
@@ -393,6 +404,8 @@ ENV_OVERRIDES: tuple[_EnvVar, ...] = (
     _EnvVar("HEKETI_DB_PATH", ("glusterfs.db",), _text),
     # Ours (after HEKETI_DB_PATH, so it wins): a path or a SQLAlchemy URL (PostgreSQL).
     _EnvVar("BRICKYARD_DB", ("glusterfs.db",), _text),
+    _EnvVar("BRICKYARD_SERVER_LEASE_SECONDS", ("glusterfs.server_lease_seconds",), _seconds),
+    _EnvVar("BRICKYARD_ADVERTISE_ADDRESS", ("glusterfs.advertise_address",), _text),
     _EnvVar("HEKETI_GLUSTERAPP_LOGLEVEL", ("glusterfs.loglevel",), _text),
     _EnvVar(
         "HEKETI_AUTO_CREATE_BLOCK_HOSTING_VOLUME",

@@ -420,6 +420,16 @@ async def topology(harness: Harness) -> Topology:
 # Crash and restart
 
 
+def expire_lease(server: Server) -> None:
+    """Make `server`'s lease expired now, as if it had stopped renewing it long ago."""
+    from brickyard.store.tables import servers
+
+    with server.store.write() as tx:
+        tx.conn.execute(
+            servers.update().where(servers.c.id == server.services.ctx.worker).values(renewed=0.0)
+        )
+
+
 class Restartable:
     """A server that can crash and come back on the same database and nodes. Append a crash
     point's name to `crash_at` to crash there (once)."""
@@ -445,6 +455,10 @@ class Restartable:
         recovery not run yet)."""
         old = self.h
         await old.queue.drain()  # collects the crashed task; nothing more runs
+        # A dead process renews nothing: its lease runs out (here at once), so the new server
+        # takes it over at start, as after a real crash (on PostgreSQL it would otherwise wait
+        # for the lease; the crashed server was in this process, so its pid is alive).
+        expire_lease(old.server)
         old.server.services.ctx.heals.cancel()
         await old.client.aclose()
         old.server.store.close()

@@ -183,6 +183,8 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "glusterfs.brick_backend": "lvm",
     "glusterfs.placer": "balanced",
     "glusterfs.max_replica": 3,
+    "glusterfs.server_lease_seconds": 8.0,
+    "glusterfs.advertise_address": "",
     "glusterfs.sshexec.keyfile": "",
     "glusterfs.sshexec.user": "heketi",
     "glusterfs.sshexec.port": 22,
@@ -516,6 +518,12 @@ ENV_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("HEKETI_ZONE_CHECKING", "strict", {"glusterfs.zone_checking": "strict"}),
     ("BRICKYARD_PLACER", "heketi", {"glusterfs.placer": "heketi"}),
     ("BRICKYARD_MAX_REPLICA", "4", {"glusterfs.max_replica": 4}),
+    ("BRICKYARD_SERVER_LEASE_SECONDS", "2.5", {"glusterfs.server_lease_seconds": 2.5}),
+    (
+        "BRICKYARD_ADVERTISE_ADDRESS",
+        "10.0.0.5:8080",
+        {"glusterfs.advertise_address": "10.0.0.5:8080"},
+    ),
     (
         "HEKETI_GLUSTER_MAX_VOLUMES_PER_CLUSTER",
         "-1",

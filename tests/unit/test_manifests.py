@@ -1,11 +1,14 @@
 """deploy/kubernetes: every manifest validated offline against the Kubernetes API schemas
 (kubernetes-validate, strict: unknown fields are errors) and the cross-references checked
-(driver name, secrets, ServiceAccounts, RBAC bindings, socket paths, pinned images)."""
+(driver name, secrets, ServiceAccounts, RBAC bindings, socket paths, pinned images); the
+server's manifests (deploy/kubernetes/server) and the systemd example of several servers
+(deploy/systemd) too: replicas, the database URL from a Secret, probes, heketi.json."""
 
 from __future__ import annotations
 
 import base64
 import copy
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,8 @@ import yaml
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
 EXAMPLE = DEPLOY / "example"
+SERVER = DEPLOY / "server"
+SYSTEMD = DEPLOY.parent / "systemd"
 DRIVER = "glusterfs.brickyard.io"
 #: The oldest schema set the package ships and the newest: what we claim to support.
 K8S_VERSIONS = ("1.28", kubernetes_validate.latest_version())
@@ -37,6 +42,9 @@ def load(directory: Path) -> list[tuple[str, Obj]]:
 DRIVER_OBJECTS = load(DEPLOY)
 EXAMPLE_OBJECTS = load(EXAMPLE)
 ALL_OBJECTS = DRIVER_OBJECTS + EXAMPLE_OBJECTS
+#: The REST server's manifests: apart, so that one("Deployment") stays the driver's controller.
+SERVER_OBJECTS = load(SERVER)
+EVERY_OBJECT = ALL_OBJECTS + SERVER_OBJECTS
 
 
 def find(kind: str, objects: list[tuple[str, Obj]] = ALL_OBJECTS) -> list[Obj]:
@@ -62,7 +70,7 @@ def validate(obj: Obj, version: str) -> None:
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 @pytest.mark.parametrize(
-    ("filename", "obj"), ALL_OBJECTS, ids=[f"{f}:{key(o)[2]}" for f, o in ALL_OBJECTS]
+    ("filename", "obj"), EVERY_OBJECT, ids=[f"{f}:{key(o)[2]}" for f, o in EVERY_OBJECT]
 )
 def test_every_manifest_is_valid_for_the_kubernetes_api(
     filename: str, obj: Obj, version: str
@@ -82,7 +90,9 @@ def test_strict_validation_rejects_a_misspelt_field() -> None:
         validate(wrong_type, K8S_VERSIONS[-1])
 
 
-@pytest.mark.parametrize("directory", [DEPLOY, EXAMPLE], ids=["driver", "example"])
+@pytest.mark.parametrize(
+    "directory", [DEPLOY, EXAMPLE, SERVER], ids=["driver", "example", "server"]
+)
 def test_the_kustomization_lists_every_manifest_of_its_directory(directory: Path) -> None:
     listed = yaml.safe_load((directory / "kustomization.yaml").read_text())["resources"]
     present = sorted(p.name for p in directory.glob("*.yaml") if p.name != "kustomization.yaml")
@@ -91,7 +101,7 @@ def test_the_kustomization_lists_every_manifest_of_its_directory(directory: Path
 
 
 def test_no_object_is_defined_twice() -> None:
-    keys = [key(o) for _, o in ALL_OBJECTS]
+    keys = [key(o) for _, o in EVERY_OBJECT]
     assert len(keys) == len(set(keys))
 
 
@@ -423,3 +433,246 @@ def test_the_installed_package_carries_what_the_image_needs() -> None:
     assert data, "no csi data files found (the .proto moved?)"
     missing = [d for d in data if not any(fnmatch.fnmatch(d, pat) for pat in patterns)]
     assert missing == [], f"not in [tool.setuptools.package-data] brickyard: {missing}"
+
+
+# -- the REST server (deploy/kubernetes/server): several replicas on one PostgreSQL ----------
+
+
+def server_deployment() -> Obj:
+    return one("Deployment", SERVER_OBJECTS)
+
+
+def server_pod() -> Obj:
+    return server_deployment()["spec"]["template"]
+
+
+def server_container() -> Obj:
+    (container,) = server_pod()["spec"]["containers"]
+    return container
+
+
+def server_secret(name: str) -> Obj:
+    secrets = {key(s): s for s in find("Secret", SERVER_OBJECTS)}
+    return secrets[("Secret", server_deployment()["metadata"]["namespace"], name)]
+
+
+def secret_value(secret: Obj, name: str) -> str:
+    if name in secret.get("stringData", {}):
+        return str(secret["stringData"][name])
+    return base64.b64decode(secret["data"][name], validate=True).decode()
+
+
+def server_config_text() -> str:
+    return str(one("ConfigMap", SERVER_OBJECTS)["data"]["heketi.json"])
+
+
+def selects(selector: Obj, labels: dict[str, str]) -> bool:
+    """A matchLabels-only selector that selects a pod with `labels`."""
+    assert set(selector) == {"matchLabels"}
+    return all(labels.get(k) == v for k, v in selector["matchLabels"].items())
+
+
+def test_the_server_runs_two_replicas_or_more_on_different_nodes() -> None:
+    d = server_deployment()
+    labels = server_pod()["metadata"]["labels"]
+    assert d["spec"]["replicas"] >= 2
+    assert selects(d["spec"]["selector"], labels)
+    anti = server_pod()["spec"]["affinity"]["podAntiAffinity"]
+    required = anti["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert any(
+        term["topologyKey"] == "kubernetes.io/hostname" and selects(term["labelSelector"], labels)
+        for term in required
+    )
+    # Every replica must run the same shared settings and schema: no old next to new.
+    assert d["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def db_url_problems(deployment: Obj) -> list[str]:
+    """Where the server's database URL does not come from a Secret that holds one."""
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container.get("env", [])}
+    if "BRICKYARD_DB" not in env:
+        return ["no BRICKYARD_DB"]
+    problems: list[str] = []
+    for name in ("BRICKYARD_DB", "HEKETI_DB_PATH", "HEKETI_ADMIN_KEY", "HEKETI_USER_KEY"):
+        if name in env and "value" in env[name]:
+            problems.append(f"{name} is a plain value")
+    ref = env["BRICKYARD_DB"].get("valueFrom", {}).get("secretKeyRef")
+    if ref is None:
+        return [*problems, "BRICKYARD_DB is not from a Secret"]
+    if ref.get("optional"):
+        problems.append("BRICKYARD_DB is optional: a replica would start on SQLite alone")
+    url = secret_value(server_secret(ref["name"]), ref["key"])
+    if not url.startswith("postgresql+psycopg://"):
+        problems.append(f"the Secret's {ref['key']} is not a postgresql+psycopg URL")
+    return problems
+
+
+def test_the_server_reads_the_database_url_and_keys_from_a_secret() -> None:
+    assert db_url_problems(server_deployment()) == []
+    env = {e["name"]: e for e in server_container()["env"]}
+    for name in ("HEKETI_ADMIN_KEY", "HEKETI_USER_KEY"):
+        ref = env[name]["valueFrom"]["secretKeyRef"]
+        assert secret_value(server_secret(ref["name"]), ref["key"])
+    # heketi.json names no database (no fallback to an SQLite file) and holds no secret.
+    config = json.loads(server_config_text())
+    assert "db" not in config["glusterfs"]
+    assert "jwt" not in config
+
+
+def test_a_plain_database_url_is_caught() -> None:
+    broken = copy.deepcopy(server_deployment())
+    for e in broken["spec"]["template"]["spec"]["containers"][0]["env"]:
+        if e["name"] == "BRICKYARD_DB":
+            del e["valueFrom"]
+            e["value"] = "postgresql+psycopg://brickyard:pw@db/brickyard"
+    assert db_url_problems(broken) == [
+        "BRICKYARD_DB is a plain value",
+        "BRICKYARD_DB is not from a Secret",
+    ]
+
+
+def test_the_database_url_of_the_example_secret_is_one_the_server_takes() -> None:
+    from sqlalchemy.engine import make_url
+
+    env = {e["name"]: e for e in server_container()["env"]}
+    ref = env["BRICKYARD_DB"]["valueFrom"]["secretKeyRef"]
+    url = make_url(secret_value(server_secret(ref["name"]), ref["key"]))
+    assert (url.drivername, url.port) == ("postgresql+psycopg", 5432)
+    assert url.username and url.password and url.host and url.database
+    assert url.query.get("sslmode") in ("require", "verify-ca", "verify-full")
+
+
+def mounted_files(pod_spec: Obj, container: Obj) -> dict[str, tuple[str, str, str]]:
+    """Path in the container -> (source kind, source name, key) for projected and single
+    configMap/secret volumes."""
+    volumes = {v["name"]: v for v in pod_spec["volumes"]}
+    files: dict[str, tuple[str, str, str]] = {}
+    for m in container.get("volumeMounts", []):
+        volume = volumes[m["name"]]
+        if "projected" in volume:
+            sources = volume["projected"]["sources"]
+        else:
+            sources = [{k: volume[k]} for k in ("configMap", "secret") if k in volume]
+        for source in sources:
+            for kind, spec in source.items():
+                name = spec.get("name", spec.get("secretName"))
+                for item in spec.get("items", []):
+                    path = f"{m['mountPath'].rstrip('/')}/{item['path']}"
+                    files[path] = (kind, name, item["key"])
+    return files
+
+
+def test_heketi_json_and_the_ssh_key_are_mounted_where_the_server_looks() -> None:
+    pod = server_pod()["spec"]
+    container = server_container()
+    files = mounted_files(pod, container)
+    assert container["args"][0] == "serve"
+    config_path = arg(container, "--config")
+    assert config_path is not None
+    configmap = one("ConfigMap", SERVER_OBJECTS)
+    assert files[config_path] == ("configMap", configmap["metadata"]["name"], "heketi.json")
+    config = json.loads(server_config_text())
+    assert config["glusterfs"]["executor"] == "ssh"
+    kind, name, key_name = files[config["glusterfs"]["sshexec"]["keyfile"]]
+    assert kind == "secret"
+    assert secret_value(server_secret(name), key_name).startswith("-----BEGIN")
+    # readable by the server's uid, by nobody else
+    projected = {v["name"]: v for v in pod["volumes"]}["config"]["projected"]
+    assert projected["defaultMode"] == 0o440
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
+
+
+def test_the_server_config_loads_without_a_warning(tmp_path: Path) -> None:
+    from brickyard.config import load_settings
+
+    env = {
+        "BRICKYARD_DB": "postgresql+psycopg://brickyard:pw@db:5432/brickyard",
+        "HEKETI_ADMIN_KEY": "a",
+        "HEKETI_USER_KEY": "u",
+    }
+    (tmp_path / "k8s.json").write_text(server_config_text())
+    for path in (tmp_path / "k8s.json", SYSTEMD / "heketi.json"):
+        settings, warnings = load_settings(str(path), env=env)
+        assert warnings == [], path
+        assert settings.glusterfs.db == env["BRICKYARD_DB"]
+        assert settings.glusterfs.executor == "ssh"
+        assert settings.port == 8080
+
+
+def test_the_server_probes_its_hello_and_the_service_and_budget_select_it() -> None:
+    container = server_container()
+    labels = server_pod()["metadata"]["labels"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        get = container[probe]["httpGet"]
+        assert (get["path"], get["port"]) == ("/hello", "http"), probe
+    assert "http" in ports
+    service = one("Service", SERVER_OBJECTS)
+    assert service["spec"]["selector"] == server_deployment()["spec"]["selector"]["matchLabels"]
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+    assert "sessionAffinity" not in service["spec"]  # any replica takes any request
+    pdb = one("PodDisruptionBudget", SERVER_OBJECTS)
+    assert pdb["spec"]["minAvailable"] == 1
+    assert selects(pdb["spec"]["selector"], labels)
+
+
+def test_the_server_runs_unprivileged_with_resources() -> None:
+    pod = server_pod()["spec"]
+    container = server_container()
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    sc = container["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+    assert "memory" in container["resources"]["limits"]
+
+
+def test_the_server_lives_in_the_drivers_namespace_and_image() -> None:
+    namespace = one("Namespace", DRIVER_OBJECTS)["metadata"]["name"]
+    for _, o in SERVER_OBJECTS:
+        assert o["metadata"]["namespace"] == namespace, key(o)
+    image = server_container()["image"]
+    assert image_problem(image) is None
+    driver_images = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())["images"]
+    server_images = yaml.safe_load((SERVER / "kustomization.yaml").read_text())["images"]
+    assert server_images == driver_images
+    assert image.split(":")[0] in {i["name"] for i in server_images}
+
+
+# -- the systemd example of several servers (deploy/systemd) ---------------------------------
+
+
+def unit_settings(text: str) -> list[tuple[str, str]]:
+    return [
+        (k.strip(), v.strip())
+        for line in text.splitlines()
+        if "=" in line and not line.lstrip().startswith(("#", ";"))
+        for k, v in [line.split("=", 1)]
+    ]
+
+
+def test_the_systemd_unit_takes_its_secrets_from_a_required_environment_file() -> None:
+    settings = unit_settings((SYSTEMD / "brickyard.service").read_text())
+    values = dict(settings)
+    assert values["EnvironmentFile"] == "/etc/heketi/ha.env"  # no "-": required
+    assert values["ExecStart"].endswith(" serve --config=/etc/heketi/heketi.json")
+    assert values["User"] == "heketi"
+    assert not [k for k, _ in settings if k == "Environment"]  # nothing secret in the unit
+    env = dict(unit_settings((SYSTEMD / "ha.env").read_text()))
+    assert set(env) == {"BRICKYARD_DB", "HEKETI_ADMIN_KEY", "HEKETI_USER_KEY"}
+    assert env["BRICKYARD_DB"].strip("'").startswith("postgresql+psycopg://")
+    config = json.loads((SYSTEMD / "heketi.json").read_text())
+    assert "db" not in config["glusterfs"] and "jwt" not in config
+
+
+def test_the_postgresql_setup_makes_an_owner_without_privileges() -> None:
+    sql = (SYSTEMD / "postgresql-setup.sql").read_text()
+    assert re.search(r"^CREATE ROLE brickyard LOGIN NOSUPERUSER NOCREATEDB", sql, re.M)
+    assert re.search(r"^CREATE DATABASE brickyard OWNER brickyard\b", sql, re.M)
+    statements = [line for line in sql.splitlines() if not line.startswith("--")]
+    assert "\\password brickyard" in statements  # psql asks for it
+    assert not [s for s in statements if "PASSWORD" in s.upper() and not s.startswith("\\")]

@@ -4,11 +4,13 @@ trailing-slash redirects, and finally the routers, with Heketi's plain-text erro
 
 from __future__ import annotations
 
+import logging
 import posixpath
 from typing import Any
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,6 +24,8 @@ from .metrics import CONTENT_TYPE, build_registry, render
 from .responses import empty, text_error
 from .routes import admin, clusters, devices, extras, nodes, queue, volumes
 from .state import ApiState
+
+log = logging.getLogger(__name__)
 
 LOCAL_PEERS = ("127.0.0.1", "::1")
 
@@ -197,6 +201,14 @@ def create_app(state: ApiState) -> FastAPI:
     @app.exception_handler(BrickyardError)
     async def domain_error(_: Request, exc: BrickyardError) -> Response:
         return text_error(status_of(exc), exc.message)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_unavailable(_: Request, exc: DBAPIError) -> Response:
+        # PostgreSQL restarting or out of reach: an honest "not now" (the pool reconnects by
+        # itself), never an answer made up without the database.
+        log.warning("database unavailable: %s", exc.orig)
+        return text_error(503, "Database unavailable: retry later")
 
     @app.exception_handler(DecodeError)
     async def decode_error(_: Request, exc: DecodeError) -> Response:

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from ..services.jobs import Job
 from ..services.queue import OperationQueue
 from ..services.registry import Services
+from ..services.servers import ServerRegistry
 from .auth import JwtKeys
 from .decode import DecodeError
 from .responses import accepted
@@ -26,6 +27,7 @@ class ApiState:
     admin_state: str = "normal"
     log_level: str = "info"
     max_body: int = 1024 * 1024
+    registry: ServerRegistry | None = None  # the servers of the database (GET /servers)
 
     async def start(
         self, build: Callable[[], Job | Awaitable[Job]], throttled: bool = False, html: bool = False

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Iterable
 
 from ..domain.errors import NodeCommandError
@@ -44,6 +45,16 @@ def _failure(host: str, command: Command, result: CommandResult) -> NodeCommandE
     return NodeCommandError(f"{' '.join(command.argv)} on {host}: {detail}")
 
 
+# glusterd's answers when its cluster-wide transaction lock is held by another transaction.
+_GLUSTERD_BUSY = ("another transaction", "locking failed on")
+GLUSTERD_BUSY_PATIENCE = 60.0  # seconds of retries before the refusal is the answer
+
+
+def _glusterd_busy(message: str) -> bool:
+    lowered = message.lower()
+    return any(fragment in lowered for fragment in _GLUSTERD_BUSY)
+
+
 class RemoteNodeAgent:
     def __init__(self, transport: Transport, settings: CommandSettings) -> None:
         self.transport = transport
@@ -71,8 +82,26 @@ class RemoteNodeAgent:
         return [await self._run(host, command) for command in commands]
 
     async def _gluster(self, host: str, command: Command) -> CommandResult:
-        """A gluster CLI call; with --xml its exit status is 0 even on errors, so the reply's
-        opRet decides."""
+        """A gluster CLI call, retried while glusterd's cluster lock is another's (another
+        Brickyard server, or an admin, changing the same trusted pool: glusterd refuses at
+        its locking phase, before changing anything)."""
+        waited = 0.0
+        attempt = 0
+        while True:
+            try:
+                return await self._gluster_once(host, command)
+            except NodeCommandError as exc:
+                if not _glusterd_busy(str(exc)) or waited >= GLUSTERD_BUSY_PATIENCE:
+                    raise
+                attempt += 1
+                # 0.25, 0.5, 1, 2, 2... s, jittered so that two servers do not collide again.
+                pause = min(2.0, 0.125 * 2**attempt) * (0.5 + random.random())
+                log.info("glusterd on %s is busy (%s); again in %.1f s", host, exc, pause)
+                await asyncio.sleep(pause)
+                waited += pause
+
+    async def _gluster_once(self, host: str, command: Command) -> CommandResult:
+        """With --xml the exit status is 0 even on errors, so the reply's opRet decides."""
         result = await self._run(host, command)
         if "--xml" in command.argv:
             try:

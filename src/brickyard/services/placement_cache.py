@@ -5,7 +5,14 @@ The index follows what this process commits: space changes are applied as deltas
 that changes the topology (nodes, devices, their state or tags) drops every index, to be
 reloaded on next use. The database remains the judge of space: reserving checks each device
 still has what the index promised (Transaction.adjust_device_space), and a refusal drops the
-indexes so the next attempt sees the truth."""
+indexes so the next attempt sees the truth.
+
+On a store shared by several servers, the others' writes are not seen as deltas. Every write
+that moves space or changes the topology bumps a counter in the database; a placement first
+takes its cluster's lock, then reads the counter, and drops the indexes when it moved by more
+than this server's own commits. Under the lock no other placement in the cluster can run, so
+the index it then uses is exact for its cluster (a concurrent delete only frees space, which
+can cost a less even choice, never a wrong one)."""
 
 from __future__ import annotations
 
@@ -17,9 +24,17 @@ class PlacementCache:
     def __init__(self, store: SqlStore) -> None:
         self._indexes: dict[str, DeviceIndex] = {}
         self._cluster_of: dict[str, str] = {}
+        # The placement counter the indexes reflect (shared stores); None: unknown.
+        self._version: int | None = None
         store.on_commit(self._committed)
 
     def index(self, tx: Transaction, cluster_id: str) -> DeviceIndex:
+        if tx.shared:
+            tx.lock_placement(cluster_id)
+            current = tx.placement_version()
+            if current != self._version:
+                self.invalidate()
+                self._version = current
         found = self._indexes.get(cluster_id)
         if found is None:
             found = DeviceIndex(tx.placement_candidates(cluster_id))
@@ -31,8 +46,15 @@ class PlacementCache:
     def invalidate(self) -> None:
         self._indexes.clear()
         self._cluster_of.clear()
+        self._version = None
 
     def _committed(self, changes: CommitChanges) -> None:
+        if changes.version:
+            if self._version is None or changes.version != self._version + 1:
+                # Another server committed in between: what it changed is not known here.
+                self.invalidate()
+                return
+            self._version = changes.version
         if changes.topology:
             self.invalidate()
             return

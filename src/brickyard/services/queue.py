@@ -18,13 +18,22 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import DBAPIError
+
 from ..domain.errors import BrickyardError, Busy
 from ..domain.ids import new_id
 from ..store import queue_results as results
+from ..store import servers
 from ..store.sql import SqlStore
 from .jobs import Job
 
 log = logging.getLogger(__name__)
+
+
+DATABASE_LOST = (
+    "The database was unreachable during this operation; it is recovered (rolled back or "
+    "finished) once the database answers: see GET /operations/pending"
+)
 
 
 @dataclass
@@ -36,11 +45,13 @@ class QueueEntry:
 
 
 class Slot:
-    """A reserved place under the in-flight limit, held from before planning to the job's end."""
+    """A reserved place under the in-flight limit, held from before planning to the job's end.
+    On a shared store it is also a row in the database (`shared_id`): the limit is global."""
 
-    def __init__(self, queue: OperationQueue, throttled: bool) -> None:
+    def __init__(self, queue: OperationQueue, throttled: bool, shared_id: str = "") -> None:
         self.queue = queue
         self.throttled = throttled
+        self.shared_id = shared_id
         self.released = False
 
     def release(self) -> None:
@@ -48,22 +59,71 @@ class Slot:
             self.released = True
             if self.throttled:
                 self.queue.throttled_in_flight -= 1
+            if self.shared_id:
+                self.queue.release_shared(self.shared_id)
+
+
+def _no_server() -> str:
+    return ""
 
 
 class OperationQueue:
-    def __init__(self, limit: int, store: SqlStore | None = None) -> None:
+    def __init__(
+        self,
+        limit: int,
+        store: SqlStore | None = None,
+        server: Callable[[], str] = _no_server,
+    ) -> None:
         self.limit = limit
         self.store = store
+        self.server = server  # this server's current identity (it changes when fenced)
         self.entries: dict[str, QueueEntry] = {}
         self.throttled_in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._shared_slots: set[str] = set()
 
     def reserve(self, throttled: bool) -> Slot:
-        if throttled:
-            if self.throttled_in_flight >= self.limit:
+        if not throttled:
+            return Slot(self, throttled)
+        if self.throttled_in_flight >= self.limit:
+            raise Busy()
+        shared_id = ""
+        if self.store is not None and self.store.shared:
+            # Counted across every live server, under a lock in the database.
+            shared_id = new_id()
+            self._shared_slots.add(shared_id)
+            try:
+                with self.store.write() as tx:
+                    taken = servers.take_slot(tx, shared_id, self.server(), self.limit)
+            except BaseException:
+                self._shared_slots.discard(shared_id)
+                raise
+            if not taken:
+                self._shared_slots.discard(shared_id)
                 raise Busy()
-            self.throttled_in_flight += 1
-        return Slot(self, throttled)
+        self.throttled_in_flight += 1
+        return Slot(self, throttled, shared_id)
+
+    def release_shared(self, slot_id: str) -> None:
+        self._shared_slots.discard(slot_id)
+        if self.store is None:
+            return
+        try:
+            with self.store.write() as tx:
+                servers.release_slot(tx, slot_id)
+        except Exception:  # the next lease renewal drops it (ServerRegistry.renew)
+            log.warning("releasing in-flight slot %s failed; dropped at the next renewal", slot_id)
+
+    def slot_ids(self) -> set[str]:
+        """The shared slots this server's jobs hold now."""
+        return set(self._shared_slots)
+
+    def cancel_running(self) -> int:
+        """Stop every running job where it is (a fenced server): each leaves its operation
+        and its request for whoever takes this server's old identity over."""
+        for task in self._tasks:
+            task.cancel()
+        return len(self._tasks)
 
     async def start(
         self, build: Callable[[], Job | Awaitable[Job]], throttled: bool = False
@@ -95,6 +155,7 @@ class OperationQueue:
                     redirect=None,
                     error=None,
                     created=time.time(),
+                    server=self.server(),
                 ),
             )
         task = asyncio.get_running_loop().create_task(self._run(queue_id, job, entry, slot))
@@ -109,12 +170,17 @@ class OperationQueue:
             except BrickyardError as exc:
                 log.info("%s failed: %s", job.description, exc)
                 entry.error = exc.message
+            except DBAPIError as exc:
+                log.warning("%s: database unavailable: %s", job.description, exc.orig)
+                entry.error = DATABASE_LOST
             except Exception as exc:  # a bug must still answer the poller, not hang it
                 log.exception("%s crashed", job.description)
                 entry.error = f"internal error: {exc}"
         except BaseException:
-            # Cancelled at shutdown (or a simulated crash): the result stays "running" in the
-            # database and the next start answers it once recovery is done.
+            # Cancelled at shutdown, fenced, or a simulated crash: the result stays "running"
+            # in the database and whoever recovers the operation answers it; a poll here reads
+            # it from there meanwhile.
+            self.entries.pop(queue_id, None)
             slot.release()
             raise
         self._record(queue_id, entry)
@@ -146,7 +212,8 @@ class OperationQueue:
             return self._take_stored(queue_id)
         if entry.done:
             del self.entries[queue_id]
-            self._forget(queue_id)
+            if not self._forget(queue_id):
+                return None  # another server handed this result out already
         return entry
 
     def _take_stored(self, queue_id: str) -> QueueEntry | None:
@@ -157,14 +224,17 @@ class OperationQueue:
             stored = results.get(tx, queue_id)
         if stored is None:
             return None
-        if stored.status == results.RUNNING:  # recovery has not settled it yet
+        if stored.status == results.RUNNING:  # still running, here or on another server
             return QueueEntry()
-        self._forget(queue_id)
+        if not self._forget(queue_id):
+            return None
         return QueueEntry(done=True, error=stored.error, redirect=stored.redirect)
 
-    def _forget(self, queue_id: str) -> None:
-        if self.store is not None:
-            results.delete(self.store, queue_id)
+    def _forget(self, queue_id: str) -> bool:
+        """Delete a result once read; False when another server read it first."""
+        if self.store is None:
+            return True
+        return results.delete(self.store, queue_id)
 
     async def drain(self) -> None:
         if self._tasks:

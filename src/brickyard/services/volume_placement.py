@@ -58,6 +58,8 @@ def choose(
             error = OperationFailed("No eligible cluster for volume" + lines)
         return choice.fail(error, explain)
     rules = policy(ctx, volume)
+    for cluster_id in sorted(eligible):  # one lock order for every server: no deadlock
+        tx.lock_placement(cluster_id)
     for cluster_id in eligible:
         volume.cluster_id = cluster_id
         failure = AllocationFailure()

@@ -36,6 +36,7 @@ class QueueResult:
     redirect: str | None
     error: str | None
     created: float
+    server: str = ""  # whose job it is: the server that runs it, or took it over
 
 
 def _result(row: object) -> QueueResult:
@@ -60,12 +61,31 @@ def get(tx: Transaction, queue_id: str) -> QueueResult | None:
     return _result(row) if row is not None else None
 
 
-def delete(store: SqlStore, queue_id: str) -> None:
-    store.quick_write(_DELETE, {"queue_id": queue_id})
+def delete(store: SqlStore, queue_id: str) -> bool:
+    """Forget a result once read. On a shared store, says whether this caller removed it:
+    a result another server already handed out is not answered twice."""
+    if not store.shared:
+        store.quick_write(_DELETE, {"queue_id": queue_id})
+        return True
+    with store.write() as tx:
+        return bool(tx.conn.execute(_DELETE, {"queue_id": queue_id}).rowcount == 1)
 
 
-def running(tx: Transaction) -> list[QueueResult]:
-    return [_result(row) for row in tx.conn.execute(_RUNNING)]
+def running(tx: Transaction, server: str | None = None) -> list[QueueResult]:
+    """Results still running: all of them, or those of `server`."""
+    statement = _RUNNING if server is None else _RUNNING.where(queue_results.c.server == server)
+    return [_result(row) for row in tx.conn.execute(statement)]
+
+
+def adopt(tx: Transaction, dead: str, heir: str) -> int:
+    """The running results of a dead server become `heir`'s to answer."""
+    return int(
+        tx.conn.execute(
+            queue_results.update()
+            .where(queue_results.c.server == dead, queue_results.c.status == RUNNING)
+            .values(server=heir)
+        ).rowcount
+    )
 
 
 def prune(tx: Transaction, before: float) -> int:

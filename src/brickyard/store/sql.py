@@ -1,7 +1,10 @@
 """The SQLAlchemy adapter of the store: one Transaction object per unit of work.
 
 Writes are serialized by a process-wide lock (like Heketi's single BoltDB writer), so a
-placement can never double-book space; reads run without it."""
+placement can never double-book space; reads run without it. A PostgreSQL store is shared by
+several servers: placements are serialized per cluster by an advisory lock in the database
+(Transaction.lock_placement), and every write that moves space or changes the topology bumps a
+counter, so each server's placement index can tell when another server made it stale."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.engine import RowMapping, make_url
 from sqlalchemy.exc import IntegrityError
@@ -50,6 +54,7 @@ from .tables import (
     block_volumes,
     bricks,
     clusters,
+    counters,
     db_attributes,
     devices,
     nodes,
@@ -119,6 +124,8 @@ class CommitChanges:
 
     space: dict[str, int] = field(default_factory=dict)  # device id -> KiB moved to used
     topology: bool = False  # a node, device or cluster was added, changed or removed
+    # Shared stores: the placement counter this commit set (0 when it changed neither).
+    version: int = 0
 
 
 _TOPOLOGY_KINDS = (Cluster, Node, Device)
@@ -127,9 +134,38 @@ _TOPOLOGY_KINDS = (Cluster, Node, Device)
 class Transaction:
     """Typed access to the tables inside one database transaction."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, shared: bool = False) -> None:
         self.conn = conn
         self.changes = CommitChanges()
+        self.shared = shared  # other servers write this database too (PostgreSQL)
+        self._placement_locks: set[str] = set()
+
+    # -- several servers ------------------------------------------------------------------
+    def lock_placement(self, cluster_id: str) -> None:
+        """Serialize placements in `cluster_id` across servers until this transaction ends
+        (PostgreSQL advisory lock; a single SQLite server is serialized by the write lock).
+        Callers placing in several clusters lock them in sorted order (no deadlock)."""
+        if not self.shared or cluster_id in self._placement_locks:
+            return
+        self.conn.execute(_LOCK_PLACEMENT, {"cls": PLACEMENT_LOCK_CLASS, "cluster": cluster_id})
+        self._placement_locks.add(cluster_id)
+
+    def placement_version(self) -> int:
+        """The counter every space or topology change moves (shared stores)."""
+        return int(self.conn.execute(_READ_COUNTER).scalar_one())
+
+    def bump_placement_version(self) -> None:
+        """Called last before commit: the counter row is locked until then, so taking it last
+        keeps every writer's lock order the same (devices, then the counter)."""
+        if self.shared and (self.changes.space or self.changes.topology):
+            self.changes.version = int(self.conn.execute(_BUMP_COUNTER).scalar_one())
+
+    def db_time(self) -> float:
+        """Now, by the database's clock when shared (servers' clocks may differ; the leases
+        are judged by one clock)."""
+        if not self.shared:
+            return time.time()
+        return float(self.conn.execute(_DB_TIME).scalar_one())
 
     # -- generic entity access ------------------------------------------------------------
     def get(self, kind: type[E], entity_id: str) -> E | None:
@@ -405,6 +441,8 @@ class SqlStore:
         self.engine: Engine = create_engine(url, future=True, **_engine_options(url))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        # SQLite is one server's; any other database may be shared by several.
+        self.shared = self.engine.dialect.name != "sqlite"
         self._write_lock = threading.RLock()
         self._quick = threading.local()  # per thread: a raw SQLite connection for quick_write
         self._compiled: dict[int, tuple[str, tuple[str, ...]]] = {}
@@ -418,8 +456,9 @@ class SqlStore:
     def write(self) -> Iterator[Transaction]:
         with self._write_lock:
             with self.engine.begin() as conn:
-                tx = Transaction(conn)
+                tx = Transaction(conn, self.shared)
                 yield tx
+                tx.bump_placement_version()
             for listener in self._listeners:
                 listener(tx.changes)
 
@@ -430,14 +469,14 @@ class SqlStore:
         with self._write_lock, self.engine.connect() as conn:
             conn.begin()
             try:
-                yield Transaction(conn)
+                yield Transaction(conn, self.shared)
             finally:
                 conn.rollback()
 
     @contextmanager
     def read(self) -> Iterator[Transaction]:
         with self.engine.connect() as conn:
-            yield Transaction(conn)
+            yield Transaction(conn, self.shared)
 
     def backup_bytes(self) -> bytes:
         """A consistent copy of an SQLite database (GET /backup/db)."""
@@ -525,6 +564,17 @@ _CANDIDATES = (
     )
     .order_by(nodes.c.id, devices.c.id)
 )
+# Advisory locks are (class, key) pairs of int4: the class says what kind of lock it is.
+PLACEMENT_LOCK_CLASS = 0x6272_6B01  # "brk" + 1
+_LOCK_PLACEMENT = text("SELECT pg_advisory_xact_lock(CAST(:cls AS integer), hashtext(:cluster))")
+_READ_COUNTER = select(counters.c.value).where(counters.c.name == "placement")
+_BUMP_COUNTER = (
+    counters.update()
+    .where(counters.c.name == "placement")
+    .values(value=counters.c.value + 1)
+    .returning(counters.c.value)
+)
+_DB_TIME = text("SELECT extract(epoch FROM clock_timestamp())")
 _NTH_VOLUME = (
     select(volumes.c.id)
     .where(volumes.c.cluster_id == bindparam("cluster_id"))

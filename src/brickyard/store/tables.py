@@ -163,6 +163,42 @@ queue_results = Table(
     Column("redirect", String(1024), nullable=True),
     Column("error", Text, nullable=True),
     Column("created", Float, nullable=False),
+    # The server whose job it is (answered by the one that takes over if that server dies).
+    Column("server", String(64), nullable=False, server_default=""),
+)
+
+# The servers sharing this database, each with a lease it renews while it lives (services.
+# servers). `settings` is the canonical JSON of the settings all of them must share.
+servers = Table(
+    "servers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("address", String(512), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("started", Float, nullable=False),
+    Column("renewed", Float, nullable=False),  # database clock, seconds since the epoch
+    Column("lease", Float, nullable=False),  # seconds after `renewed` it is presumed dead
+    Column("settings", Text, nullable=False),
+)
+
+# Places under max_inflight_operations taken by live servers (PostgreSQL: the limit is global).
+inflight_slots = Table(
+    "inflight_slots",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("server", String(64), nullable=False, index=True),
+    Column("taken", Float, nullable=False),
+)
+
+# Counters several servers follow: "placement" moves whenever space or topology changes, so a
+# server's in-memory placement index knows when another server made it stale.
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )
 
 db_attributes = Table(

@@ -114,6 +114,15 @@ async def db_check(request: Request) -> Response:
     return json_response(check_database(api_state(request).services.ctx.store), indent=True)
 
 
+@router.get("/servers")
+async def list_servers(request: Request) -> Response:
+    """Our extension: the servers of this database, their leases and what each holds."""
+    registry = api_state(request).registry
+    if registry is None:
+        raise NotFound("Servers are not registered by this server")
+    return json_response({"servers": registry.describe()})
+
+
 @router.get("/backup/db")
 async def backup(request: Request) -> Response:
     store = api_state(request).services.ctx.store

@@ -27,9 +27,6 @@ log = logging.getLogger(__name__)
 # Finished results nobody read are kept this long (Heketi forgets them at restart).
 RESULT_RETENTION_SECONDS = 7 * 24 * 3600
 
-ROLLED_BACK = "The server restarted during this operation; it was rolled back"
-RETRY = "The server restarted before this request finished; retry it"
-
 
 @dataclass(frozen=True)
 class CleanerSettings:
@@ -38,25 +35,31 @@ class CleanerSettings:
 
 
 def adopt_orphans(ctx: ServiceContext) -> int:
-    """At start nothing of an earlier run is in flight: what it held becomes stale (Heketi
-    marks every pending operation stale). Returns how many."""
+    """At start of a single server (SQLite) nothing of an earlier run is in flight: what it
+    held becomes stale (Heketi marks every pending operation stale). Returns how many."""
     with ctx.store.write() as tx:
         return tx.orphan_operations(ctx.worker)
 
 
-async def recover_at_start(runner: OperationRunner) -> CleanupReport:
-    """Settle what an earlier run left, and answer its interrupted requests."""
+# How an interrupted request's answer names what happened to its server.
+RESTARTED = "The server restarted"
+DIED = "The server running this request stopped"
+UNREACHABLE = "The database was unreachable"
+
+
+async def recover_at_start(
+    runner: OperationRunner, interrupted: list[results.QueueResult] | None = None
+) -> CleanupReport:
+    """Settle what an earlier run left, and answer its interrupted requests (`interrupted`:
+    the queue results this server took over; None: every one still running)."""
     store = runner.ctx.store
-    with store.read() as tx:
-        interrupted = results.running(tx)
-        ops = {op.id: op for op in tx.all(PendingOperation)}
-    report = await runner.recover("recovery")
-    for result in interrupted:
-        status, redirect, error = _outcome(result, ops, report)
-        results.finish(store, result.id, status, redirect, error)
+    if interrupted is None:
+        with store.read() as tx:
+            interrupted = results.running(tx)
+    report = await settle(runner, "recovery", None, interrupted, RESTARTED)
     with store.write() as tx:
         pruned = results.prune(tx, time.time() - RESULT_RETENTION_SECONDS)
-    if ops or interrupted:
+    if report.finished or report.failed or report.held or interrupted:
         log.warning(
             "recovery: %d operations finished, %d kept for a later cleanup, %d held for a "
             "human, %d interrupted requests answered",
@@ -70,12 +73,34 @@ async def recover_at_start(runner: OperationRunner) -> CleanupReport:
     return report
 
 
+async def settle(
+    runner: OperationRunner,
+    purpose: str,
+    op_ids: set[str] | None,
+    interrupted: list[results.QueueResult],
+    stopped: str,
+) -> CleanupReport:
+    """Recover the operations `op_ids` (None: every one nobody holds), then answer the
+    `interrupted` requests from what recovery did."""
+    store = runner.ctx.store
+    with store.read() as tx:
+        ops = {op.id: op for op in tx.all(PendingOperation)}
+    report = await runner.recover(purpose, only=op_ids)
+    for result in interrupted:
+        status, redirect, error = _outcome(result, ops, report, stopped)
+        results.finish(store, result.id, status, redirect, error)
+    return report
+
+
 def _outcome(
-    result: results.QueueResult, ops: dict[str, PendingOperation], report: CleanupReport
+    result: results.QueueResult,
+    ops: dict[str, PendingOperation],
+    report: CleanupReport,
+    stopped: str = RESTARTED,
 ) -> tuple[str, str | None, str | None]:
     op = ops.get(result.op_id)
     if not result.op_id:
-        return results.FAILED, None, RETRY
+        return results.FAILED, None, f"{stopped} before this request finished; retry it"
     if op is None:  # the operation had completed; only its answer was not written
         return results.DONE, result.resource or None, None
     if result.op_id in report.held:
@@ -83,20 +108,18 @@ def _outcome(
         return (
             results.FAILED,
             None,
-            f"The server restarted during this operation; operation {op.id} waits for a "
-            f"human: {why}",
+            f"{stopped} during this operation; operation {op.id} waits for a human: {why}",
         )
     if result.op_id in report.failed or result.op_id in report.busy:
         why = report.failed.get(result.op_id) or report.busy[result.op_id]
         return (
             results.FAILED,
             None,
-            f"The server restarted during this operation; its cleanup (operation "
-            f"{op.id}) is pending: {why}",
+            f"{stopped} during this operation; its cleanup (operation {op.id}) is pending: {why}",
         )
     if result.op_id in report.forward:
         return results.DONE, result.resource or None, None
-    return results.FAILED, None, ROLLED_BACK
+    return results.FAILED, None, f"{stopped} during this operation; it was rolled back"
 
 
 def begin_cleanup(runner: OperationRunner, ids: list[str]) -> Job:

@@ -51,6 +51,10 @@ class CleanupReport:
 class OperationRunner:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+        # Operations a task of this process works on now: one this server holds but is not
+        # here was abandoned (its job died on a database error) and is recovered
+        # (ServerRegistry.reclaim_abandoned).
+        self.active: set[str] = set()
 
     def owner(self, purpose: str) -> str:
         """The claim name of this server doing `purpose` (request, recovery, cleanup...)."""
@@ -64,7 +68,10 @@ class OperationRunner:
         self._plan(op, owner)
 
         async def run() -> str | None:
-            return await self._execute(op, owner)
+            try:
+                return await self._execute(op, owner)
+            finally:
+                self.active.discard(op.op_id)
 
         return Job(
             run,
@@ -78,10 +85,22 @@ class OperationRunner:
         """Plan and execute `op` at once (an operation made of others: a remove's evictions)."""
         owner = self.owner("request")
         self._plan(op, owner)
-        return await self._execute(op, owner)
+        try:
+            return await self._execute(op, owner)
+        finally:
+            self.active.discard(op.op_id)
 
     def _plan(self, op: Operation, owner: str, op_id: str = "") -> None:
         op.op_id = op_id or new_id()
+        self.active.add(op.op_id)  # before it is written: never seen held and not active
+        try:
+            self._plan_once(op, owner)
+        except BaseException:
+            if not op_id:
+                self.active.discard(op.op_id)
+            raise
+
+    def _plan_once(self, op: Operation, owner: str) -> None:
         for attempt in range(2):
             try:
                 with self.ctx.store.write() as tx:
@@ -162,9 +181,12 @@ class OperationRunner:
             tx.release(run.op_id, run.owner, status, held)
 
     # -- recovery ---------------------------------------------------------------------------
-    async def recover(self, purpose: str, ids: set[str] | None = None) -> CleanupReport:
+    async def recover(
+        self, purpose: str, ids: set[str] | None = None, only: set[str] | None = None
+    ) -> CleanupReport:
         """Settle every stale or failed operation nobody holds, or those of `ids` (named by a
-        human: then one held for a human, or written by another version, is tried too)."""
+        human: then one held for a human, or written by another version, is tried too), or
+        only those of `only` (a dead server's, taken over: tried as recovery at start would)."""
         explicit = bool(ids)
         owner = self.owner(purpose)
         report = CleanupReport()
@@ -172,7 +194,7 @@ class OperationRunner:
             ops = tx.all(PendingOperation)
         ops.sort(key=lambda op: (_order(op.type), op.timestamp, op.id))
         for op in ops:
-            if ids and op.id not in ids:
+            if (ids and op.id not in ids) or (only is not None and op.id not in only):
                 continue
             if op.owner:
                 if explicit:
@@ -188,7 +210,11 @@ class OperationRunner:
             if not claimed:
                 report.busy[op.id] = "taken by another worker"
                 continue
-            await self._recover_one(op, owner, report, explicit)
+            self.active.add(op.id)
+            try:
+                await self._recover_one(op, owner, report, explicit)
+            finally:
+                self.active.discard(op.id)
         report.leftovers_cleaned = await clean_leftovers(self.ctx)
         return report
 
