@@ -32,7 +32,7 @@ from .nodes.port import NodeAgent
 from .nodes.remote import RemoteNodeAgent
 from .nodes.sim import SimNodeAgent, SimWorld
 from .nodes.transports import LocalTransport, SshSettings, SshTransport
-from .services.context import ServiceContext, ServiceSettings
+from .services.context import LeaseLost, ServiceContext, ServiceSettings
 from .services.health import MonitorSettings
 from .services.operations.recovery import (
     CleanerSettings,
@@ -243,7 +243,7 @@ class Server:
         async def run() -> None:
             try:
                 await self.recover()
-            except Exception:  # keep serving; the cleaner retries what is left
+            except (Exception, LeaseLost):  # keep serving; the cleaner retries what is left
                 log.exception("crash recovery at start")
             await background_cleaner(self.services.runner, self.cleaner)
 

@@ -24,6 +24,16 @@ def no_crash(point: str) -> None:
     """The hook of a normal server: step boundaries are not crash points."""
 
 
+class LeaseLost(BaseException):
+    """This server's lease may have run out (it could not renew it, or it was paused): another
+    server may be settling its operations, so it stops them where they are. Not an Exception:
+    nothing rolls back (the operation is no longer this server's to touch)."""
+
+
+def lease_kept() -> None:
+    """The lease check of a server that keeps no lease (tests, tools): always fine."""
+
+
 @dataclass
 class ServiceSettings:
     limits: BrickLimits = field(default_factory=BrickLimits)
@@ -48,6 +58,8 @@ class ServiceContext:
     # mistakes what a dead one held for its own.
     worker: str = field(default_factory=lambda: f"server-{uuid.uuid4().hex[:12]}")
     crash_hook: CrashHook = no_crash
+    # Called before each journaled node step: raises LeaseLost once the lease may be gone.
+    lease_check: Callable[[], None] = lease_kept
     placement: PlacementCache = field(init=False)
     placer: Placer = field(init=False)
     heals: HealStarter = field(init=False)

@@ -25,6 +25,7 @@ from ..domain.ids import new_id
 from ..store import queue_results as results
 from ..store import servers
 from ..store.sql import SqlStore
+from .context import LeaseLost
 from .jobs import Job
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ class OperationQueue:
         self.throttled_in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._shared_slots: set[str] = set()
+        # Results the database refused to take (an outage): (status, redirect, error).
+        self._unrecorded: dict[str, tuple[str, str | None, str | None]] = {}
 
     def reserve(self, throttled: bool) -> Slot:
         if not throttled:
@@ -167,25 +170,33 @@ class OperationQueue:
         try:
             try:
                 entry.redirect = await job.run()
-            except BrickyardError as exc:
-                log.info("%s failed: %s", job.description, exc)
-                entry.error = exc.message
-            except DBAPIError as exc:
-                log.warning("%s: database unavailable: %s", job.description, exc.orig)
-                entry.error = DATABASE_LOST
-            except Exception as exc:  # a bug must still answer the poller, not hang it
-                log.exception("%s crashed", job.description)
-                entry.error = f"internal error: {exc}"
+            except Exception as exc:
+                if job.operation_id and _database_lost(exc):
+                    # Its end could not be written: the operation is recovered from its
+                    # journal (ServerRegistry.reclaim_abandoned), which answers the request;
+                    # polls read that answer from the database, on any server.
+                    log.warning("%s: the database was lost: %s", job.description, exc)
+                    self._abandon(queue_id, slot)
+                    return
+                entry.error = _message(job, exc)
+        except LeaseLost as lost:
+            # Another server settles the operation and answers the request from the database.
+            log.error("%s stopped: %s", job.description, lost)
+            self._abandon(queue_id, slot)
+            return
         except BaseException:
             # Cancelled at shutdown, fenced, or a simulated crash: the result stays "running"
             # in the database and whoever recovers the operation answers it; a poll here reads
             # it from there meanwhile.
-            self.entries.pop(queue_id, None)
-            slot.release()
+            self._abandon(queue_id, slot)
             raise
         self._record(queue_id, entry)
         entry.done = True
         entry.finished.set()
+        slot.release()
+
+    def _abandon(self, queue_id: str, slot: Slot) -> None:
+        self.entries.pop(queue_id, None)
         slot.release()
 
     def _record(self, queue_id: str, entry: QueueEntry) -> None:
@@ -194,8 +205,18 @@ class OperationQueue:
         status = results.FAILED if entry.error is not None else results.DONE
         try:
             results.finish(self.store, queue_id, status, entry.redirect, entry.error)
-        except Exception:  # the answer in memory still reaches the poller
-            log.exception("recording the result of queue entry %s", queue_id)
+        except Exception:  # the answer in memory still reaches the poller; written later
+            log.warning("recording the result of queue entry %s failed: kept to retry", queue_id)
+            self._unrecorded[queue_id] = (status, entry.redirect, entry.error)
+
+    def record_pending(self) -> None:
+        """Write the results a database outage kept from being written (other servers read
+        them from there)."""
+        for queue_id, (status, redirect, error) in list(self._unrecorded.items()):
+            if self.store is None:
+                return
+            results.finish(self.store, queue_id, status, redirect, error)
+            del self._unrecorded[queue_id]
 
     async def wait(self, queue_id: str, seconds: float) -> None:
         """Hold a poll briefly for a job about to finish, so a fast operation is reported done
@@ -239,3 +260,27 @@ class OperationQueue:
     async def drain(self) -> None:
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _database_lost(exc: BaseException) -> bool:
+    """Whether `exc` came from losing the database (anywhere in its chain of causes)."""
+    seen: BaseException | None = exc
+    for _ in range(20):
+        if seen is None:
+            return False
+        if isinstance(seen, DBAPIError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _message(job: Job, exc: Exception) -> str:
+    """The answer to a failed job's poller."""
+    if isinstance(exc, BrickyardError):
+        log.info("%s failed: %s", job.description, exc)
+        return exc.message
+    if isinstance(exc, DBAPIError):
+        log.warning("%s: database unavailable: %s", job.description, exc.orig)
+        return DATABASE_LOST
+    log.exception("%s crashed", job.description)  # a bug must still answer the poller
+    return f"internal error: {exc}"

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..store import queue_results as results
 from ..store import servers as rows
 from ..store.servers import ServerRecord
-from .context import ServiceContext
+from .context import LeaseLost, ServiceContext
 from .operations.recovery import DIED, UNREACHABLE, settle
 from .operations.runner import OperationRunner
 from .queue import OperationQueue
@@ -263,6 +263,7 @@ class ServerRegistry:
         """Renew this server's lease every lease/4 seconds, fencing itself when it cannot;
         then recover what this server abandoned."""
         every = self.identity.lease / RENEWALS_PER_LEASE
+        self.ctx.lease_check = self.check_lease
         while True:
             await asyncio.sleep(every)
             self.renew()
@@ -281,7 +282,7 @@ class ServerRegistry:
                     await settle(
                         self.runner, "recovery", found.operations, found.results, UNREACHABLE
                     )
-                except Exception:  # the cleaner or a restart settles what is left
+                except (Exception, LeaseLost):  # the cleaner or a restart settles the rest
                     log.exception("recovering abandoned operations")
 
     def renew(self) -> None:
@@ -298,6 +299,7 @@ class ServerRegistry:
                 kept = rows.renew(tx, self.worker, tx.db_time())
                 if kept:
                     rows.drop_stale_slots(tx, self.worker, self.queue.slot_ids())
+            self.queue.record_pending()
         except SQLAlchemyError as exc:
             silent = time.monotonic() - self.last_renewed
             log.warning("cannot renew the lease of %s (%.1f s): %s", self.worker, silent, exc)
@@ -310,6 +312,13 @@ class ServerRegistry:
             self.fence("another server presumed this one dead and took its operations over")
             return
         self.last_renewed = time.monotonic()
+
+    def check_lease(self) -> None:
+        """Raise LeaseLost when the last renewal is so old that others may take this server's
+        operations over (monotonic time: it runs on while the process is stopped)."""
+        silent = time.monotonic() - self.last_renewed
+        if silent >= self.identity.lease * FENCE_AT:
+            raise LeaseLost(f"lease not renewed for {silent:.1f} s")
 
     def fence(self, why: str) -> None:
         """Stop everything this identity runs and take a new one (see the module's doc)."""
@@ -342,7 +351,7 @@ class ServerRegistry:
             if found.servers:
                 try:
                     await self.settle_inherited(found)
-                except Exception:  # what is left is settled by the cleaner or a restart
+                except (Exception, LeaseLost):  # left for the cleaner, a restart, another
                     log.exception("takeover of %s", ", ".join(s.id for s in found.servers))
 
     def describe(self) -> list[dict[str, Any]]:

@@ -173,3 +173,44 @@ async def test_a_probed_peer_is_ready_when_it_is_connected_to_every_member() -> 
     )
     await RemoteNodeAgent(transport, CommandSettings()).peer_probe(via, new)
     assert transport.asked == ["n2", "n3", "n3", "n3"]
+
+
+async def test_a_busy_glusterd_is_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another server (or an admin) changing the same pool: glusterd refuses at its locking
+    phase, before changing anything, so the command is simply sent again."""
+    busy = (FIXTURES / "volume_set_another_transaction.xml").read_text()
+    answers = iter([busy, busy, (FIXTURES / "volume_info.xml").read_text()])
+    transport = ScriptedTransport([(("gluster",), lambda _: CommandResult(0, next(answers), ""))])
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr("brickyard.nodes.remote.asyncio.sleep", no_wait)
+    volumes = await RemoteNodeAgent(transport, CommandSettings()).volume_list(NODE)
+    assert len(transport.ran) == 3 and len(waits) == 2
+    assert volumes  # the third answer, parsed
+
+
+async def test_a_glusterd_busy_for_too_long_is_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    busy = (FIXTURES / "volume_set_another_transaction.xml").read_text()
+    transport = ScriptedTransport([(("gluster",), ok(busy))])
+
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    monkeypatch.setattr("brickyard.nodes.remote.asyncio.sleep", no_wait)
+    with pytest.raises(NodeCommandError, match="Another transaction is in progress"):
+        await RemoteNodeAgent(transport, CommandSettings()).volume_list(NODE)
+    assert 30 <= len(transport.ran) <= 500  # patience of GLUSTERD_BUSY_PATIENCE seconds
+
+
+async def test_other_gluster_refusals_are_not_retried() -> None:
+    refusal = (FIXTURES / "volume_set_another_transaction.xml").read_text()
+    refusal = refusal.replace(
+        "Another transaction is in progress for lt2", "Volume lt2 does not exist"
+    )
+    transport = ScriptedTransport([(("gluster",), ok(refusal))])
+    with pytest.raises(NodeCommandError, match="does not exist"):
+        await RemoteNodeAgent(transport, CommandSettings()).volume_list(NODE)
+    assert len(transport.ran) == 1

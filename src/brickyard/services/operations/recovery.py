@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ...domain.errors import OperationFailed
 from ...domain.model import PendingOperation
 from ...store import queue_results as results
-from ..context import ServiceContext
+from ..context import LeaseLost, ServiceContext
 from ..jobs import Job
 from .runner import CleanupReport, OperationRunner
 
@@ -148,7 +148,7 @@ async def background_cleaner(runner: OperationRunner, settings: CleanerSettings)
         await asyncio.sleep(settings.interval)
         try:
             report = await runner.recover("cleaner")
-        except Exception:  # the cleaner must survive anything and try again later
+        except (Exception, LeaseLost):  # the cleaner survives anything, tries again later
             log.exception("background cleaner")
             continue
         if report.finished or report.failed or report.held:

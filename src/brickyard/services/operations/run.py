@@ -48,6 +48,9 @@ class Run:
         self._record(kind, text, subject)
 
     def _record(self, kind: str, text: str, subject: str) -> None:
+        # A server that lost its lease (paused, cut off) stops here: the next node command and
+        # the journal are another server's now.
+        self.ctx.lease_check()
         self.ctx.store.record_step(self.op_id, text, time.time(), kind, subject)
         self.crash_point(kind)
 
