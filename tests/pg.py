@@ -1,6 +1,7 @@
 """A real PostgreSQL for the tests: Debian's postgresql-15 binaries, a cluster initialized in a
 temporary directory, run as a non-root user on 127.0.0.1 and a free port, trust authentication
-on loopback only. Each test takes a fresh database of its own (`PgServer.new_database`).
+on loopback only. Each test takes a fresh database of its own (`PgServer.new_database`), dropped
+after it (`PgServer.drop_database`).
 
 Without the binaries the PostgreSQL tests are skipped with the reason, except in CI (CI=true),
 where a missing PostgreSQL is a failure (`make install-postgres` installs it)."""
@@ -25,6 +26,21 @@ class PgUnavailable(Exception):
     """Why no PostgreSQL can be started here."""
 
 
+def _cluster_parent() -> str | None:
+    """Where the cluster's directory goes: /dev/shm when it is a tmpfs with room, else the
+    default temporary directory (None). Each test creates a database, about 300 files: ~10 ms
+    in memory against ~150 ms on this disk (measured with fsync off), which was most of the
+    time a PostgreSQL test took. Databases are dropped after their test, so a few hundred MB
+    suffice."""
+    shm = Path("/dev/shm")
+    try:
+        if shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free >= 1 << 30:
+            return str(shm)
+    except OSError:
+        pass
+    return None
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -35,7 +51,7 @@ class PgServer:
     """One PostgreSQL cluster, from start() to stop()."""
 
     def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="brickyard-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix="brickyard-pg-", dir=_cluster_parent()))
         self.data = self.root / "data"
         self.port = _free_port()
         self._names = itertools.count()
@@ -88,7 +104,8 @@ class PgServer:
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=200"
+            # Bounds the WAL kept between checkpoints (it may live in memory, see above).
+            "-c max_connections=200 -c max_wal_size=256MB"
         )
         self._run(
             str(PG_BIN / "pg_ctl"),
@@ -118,16 +135,26 @@ class PgServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
-    def new_database(self) -> str:
-        """A fresh, empty database; returns its SQLAlchemy URL."""
+    def _admin(self, sql: str) -> None:
         import psycopg
 
-        name = f"t{os.getpid()}_{next(self._names)}"
         with psycopg.connect(
             f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname=postgres", autocommit=True
         ) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(sql)
+
+    def new_database(self) -> str:
+        """A fresh, empty database; returns its SQLAlchemy URL."""
+        name = f"t{os.getpid()}_{next(self._names)}"
+        # FILE_COPY: the copy of template1 is not written to the WAL (PostgreSQL 15's default,
+        # WAL_LOG, writes its 7.5 MB there for every database).
+        self._admin(f'CREATE DATABASE "{name}" STRATEGY FILE_COPY')
         return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        """Drop a database new_database made, ending any connection a test left open."""
+        name = url.rsplit("/", 1)[1]
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def in_ci() -> bool:

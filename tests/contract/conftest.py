@@ -315,6 +315,7 @@ class Server:
     host: str
     workdir: Path
     log_path: Path
+    db: str  # glusterfs.db: a server restarted on the same database must be given this again
     clients: list[Api] = field(default_factory=list)
 
     @property
@@ -356,6 +357,7 @@ def server_cmd_available() -> bool:
 def start_server(
     workdir: Path,
     *,
+    db: str,
     glusterfs: dict[str, Any] | None = None,
     top: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
@@ -366,11 +368,7 @@ def start_server(
         pytest.fail("brickyard.cli.heketi_server is not importable yet")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    gcfg: dict[str, Any] = {
-        "executor": "mock",
-        "db": str(workdir / "heketi.db"),
-        "max_inflight_operations": 8,
-    }
+    gcfg: dict[str, Any] = {"executor": "mock", "db": db, "max_inflight_operations": 8}
     gcfg.update(glusterfs or {})
     cfg: dict[str, Any] = {
         "port": str(port),
@@ -394,7 +392,9 @@ def start_server(
     proc = subprocess.Popen(args, cwd=workdir, env=penv, stdout=logf, stderr=subprocess.STDOUT)
     logf.close()
     host = "127.0.0.1"
-    srv = Server(proc=proc, port=port, host=host, workdir=workdir, log_path=log_path)
+    srv = Server(
+        proc=proc, port=port, host=host, workdir=workdir, log_path=log_path, db=str(gcfg["db"])
+    )
     deadline = time.monotonic() + STARTUP_TIMEOUT
     last_err: Exception | None = None
     while time.monotonic() < deadline:
@@ -411,9 +411,21 @@ def start_server(
     pytest.fail(f"server not ready after {STARTUP_TIMEOUT}s ({last_err}):\n{srv.log()}")
 
 
+# Every test that talks to a server runs on SQLite and on PostgreSQL: the servers take their
+# database from tests/conftest.py's `session_new_database` (shared servers) or
+# `session_kind_new_database` (a test's own), both of the session-scoped parameter
+# `session_database_kind`: pytest runs the suite on one kind, then on the other, with one shared
+# server each. A fresh database per server start: a new SQLite file in the server's directory,
+# or a new PostgreSQL database.
+NewDatabase = Callable[[Path], str]
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("heketi-session"))
+def server(
+    tmp_path_factory: pytest.TempPathFactory, session_new_database: NewDatabase
+) -> Iterator[Server]:
+    workdir = tmp_path_factory.mktemp("heketi-session")
+    srv = start_server(workdir, db=session_new_database(workdir))
     yield srv
     srv.stop()
 
@@ -437,13 +449,17 @@ StartServer = Callable[..., Server]
 
 
 @pytest.fixture
-def fresh_server(tmp_path: Path) -> Iterator[StartServer]:
-    """Factory: start a server with its own empty database and optional config/env."""
+def fresh_server(tmp_path: Path, session_kind_new_database: NewDatabase) -> Iterator[StartServer]:
+    """Factory: start a server with its own empty database and optional config/env (pass
+    `db=other.db` to start one on another server's database)."""
     started: list[Server] = []
     counter = iter(range(1000))
 
     def _start(**kw: Any) -> Server:
-        srv = start_server(tmp_path / f"srv{next(counter)}", **kw)
+        workdir = tmp_path / f"srv{next(counter)}"
+        workdir.mkdir()
+        kw.setdefault("db", session_kind_new_database(workdir))
+        srv = start_server(workdir, **kw)
         started.append(srv)
         return srv
 

@@ -17,6 +17,7 @@ import pytest
 
 from .conftest import (
     Api,
+    NewDatabase,
     Server,
     Topology,
     assert_json,
@@ -32,9 +33,13 @@ LIMIT = 2
 
 
 @pytest.fixture(scope="module")
-def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def slow_server(
+    tmp_path_factory: pytest.TempPathFactory, session_new_database: NewDatabase
+) -> Iterator[Server]:
+    workdir = tmp_path_factory.mktemp("heketi-slow")
     srv = start_server(
-        tmp_path_factory.mktemp("heketi-slow"),
+        workdir,
+        db=session_new_database(workdir),
         glusterfs={"max_inflight_operations": LIMIT},
         env={"BRICKYARD_SIM_DELAY_MS": str(DELAY_MS)},
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import free_port
+from .conftest import NewDatabase, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -24,12 +24,12 @@ KEY = "My Secret"
 
 
 @pytest.fixture
-def heketi(tmp_path: Path) -> Iterator[str]:
+def heketi(tmp_path: Path, session_kind_new_database: NewDatabase) -> Iterator[str]:
     config = json.loads((REPO / "deploy" / "heketi.json").read_text())
     port = free_port()
     config["port"] = str(port)
     config["bind_address"] = "127.0.0.1"
-    config["glusterfs"]["db"] = str(tmp_path / "heketi.db")
+    config["glusterfs"]["db"] = session_kind_new_database(tmp_path)
     assert config["jwt"]["admin"]["key"] == KEY and config["glusterfs"]["executor"] == "mock"
     path = tmp_path / "heketi.json"
     path.write_text(json.dumps(config, indent=2))

@@ -493,10 +493,19 @@ def crash_at(server: Restartable) -> list[str]:
 class LoopHarness:
     """A Harness on a private event loop, for synchronous (hypothesis) tests: `run(coro)`."""
 
-    def __init__(self, device_size_gb: int = 500, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        device_size_gb: int = 500,
+        env: dict[str, str] | None = None,
+        database: DatabaseFactory | None = None,
+    ) -> None:
+        """`database`: where the server keeps its database (a `harness_database`); an SQLite
+        file in a temporary directory without it."""
         self._tmp = tempfile.TemporaryDirectory(prefix="brickyard-it-")
         self.loop = asyncio.new_event_loop()
-        self.h = Harness.open(Path(self._tmp.name), device_size_gb=device_size_gb, env=env)
+        directory = Path(self._tmp.name)
+        db = database(directory) if database is not None else None
+        self.h = Harness.open(directory, device_size_gb=device_size_gb, env=env, db=db)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coro)
@@ -520,9 +529,9 @@ class FuzzTarget:
 
 
 @contextlib.contextmanager
-def open_fuzz_target() -> Iterator[FuzzTarget]:
+def open_fuzz_target(database: DatabaseFactory) -> Iterator[FuzzTarget]:
     """A server with a cluster, 3 nodes (zones 1-3), one device each and one replica-3 volume."""
-    lh = LoopHarness()
+    lh = LoopHarness(database=database)
     try:
         topo = lh.run(lh.h.build_topology())
         volume = lh.run(
@@ -536,14 +545,21 @@ def open_fuzz_target() -> Iterator[FuzzTarget]:
 
 
 @pytest.fixture
-def fuzz_target() -> Iterator[FuzzTarget]:
+def fuzz_target(harness_database: DatabaseFactory) -> Iterator[FuzzTarget]:
     """One per test function, shared by that test's hypothesis examples."""
-    with open_fuzz_target() as target:
+    with open_fuzz_target(harness_database) as target:
         yield target
 
 
 @pytest.fixture(scope="module")
-def shared_fuzz_target() -> Iterator[FuzzTarget]:
+def shared_harness_database() -> DatabaseFactory:
+    """`harness_database` for module-scoped servers: SQLite. A module that also runs on
+    PostgreSQL overrides it with tests/conftest.py's `module_new_database`."""
+    return lambda db_dir: str(db_dir / "heketi.db")
+
+
+@pytest.fixture(scope="module")
+def shared_fuzz_target(shared_harness_database: DatabaseFactory) -> Iterator[FuzzTarget]:
     """One per module, for single-request tests that each check their own before/after."""
-    with open_fuzz_target() as target:
+    with open_fuzz_target(shared_harness_database) as target:
         yield target

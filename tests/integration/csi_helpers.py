@@ -53,10 +53,16 @@ class Heketi:
 
 @contextmanager
 def heketi_server(
-    workdir: Path, *, delay_ms: float = 0, max_inflight: int = 8, nodes: int = 3
+    workdir: Path,
+    *,
+    db: str | None = None,
+    delay_ms: float = 0,
+    max_inflight: int = 8,
+    nodes: int = 3,
 ) -> Iterator[Heketi]:
     """``python -m brickyard.cli.heketi_server`` on the simulator with ``nodes`` nodes of one
-    500 GiB device each (zones 1..3)."""
+    500 GiB device each (zones 1..3), on `db` (glusterfs.db; an SQLite file in `workdir`
+    without it)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     cfg = {
@@ -65,7 +71,7 @@ def heketi_server(
         "jwt": {"admin": {"key": ADMIN_KEY}, "user": {"key": "userkey"}},
         "glusterfs": {
             "executor": "mock",
-            "db": str(workdir / "heketi.db"),
+            "db": db or str(workdir / "heketi.db"),
             "max_inflight_operations": max_inflight,
         },
     }

@@ -27,10 +27,11 @@ CONFLICT = "The target exists, contains other items, or is in use."
 
 
 @pytest.fixture
-async def racing(tmp_path: Path) -> AsyncIterator[Harness]:
+async def racing(tmp_path: Path, harness_database: DatabaseFactory) -> AsyncIterator[Harness]:
     """Three 20 GiB devices, nodes that take 2 ms per command, room for 64 jobs in flight."""
     world = SimWorld(device_size_gb=20, delay_ms=2)
-    harness = Harness.open(tmp_path, env={"HEKETI_MAX_INFLIGHT_OPERATIONS": "64"}, world=world)
+    env = {"HEKETI_MAX_INFLIGHT_OPERATIONS": "64"}
+    harness = Harness.open(tmp_path, env=env, world=world, db=harness_database(tmp_path))
     yield harness
     await harness.close()
 

@@ -21,6 +21,7 @@ import pytest
 
 from brickyard.csi.ids import volume_name
 
+from .conftest import DatabaseFactory
 from .csi_helpers import (
     ADMIN_KEY,
     GIB,
@@ -39,9 +40,14 @@ from .csi_helpers import (
 C = grpc.StatusCode
 
 
+# The servers behind the driver run on SQLite and on PostgreSQL: the driver's idempotency rests
+# on what the server stores and answers (names, gids, sizes), under concurrent creates too.
 @pytest.fixture(scope="module")
-def heketi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Heketi]:
-    with heketi_server(tmp_path_factory.mktemp("csi-heketi")) as server:
+def heketi(
+    tmp_path_factory: pytest.TempPathFactory, module_new_database: DatabaseFactory
+) -> Iterator[Heketi]:
+    workdir = tmp_path_factory.mktemp("csi-heketi")
+    with heketi_server(workdir, db=module_new_database(workdir)) as server:
         yield server
 
 
@@ -52,9 +58,13 @@ def driver(heketi: Heketi) -> Iterator[Driver]:
 
 
 @pytest.fixture(scope="module")
-def slow_heketi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Heketi]:
+def slow_heketi(
+    tmp_path_factory: pytest.TempPathFactory, module_new_database: DatabaseFactory
+) -> Iterator[Heketi]:
     """Every simulated node command takes 200 ms: a create takes about half a second."""
-    with heketi_server(tmp_path_factory.mktemp("csi-slow"), delay_ms=200, max_inflight=8) as s:
+    workdir = tmp_path_factory.mktemp("csi-slow")
+    db = module_new_database(workdir)
+    with heketi_server(workdir, db=db, delay_ms=200, max_inflight=8) as s:
         yield s
 
 
@@ -236,9 +246,11 @@ def test_a_retry_whose_first_call_timed_out_finds_the_volume(slow_heketi: Heketi
     assert names_on(slow_heketi).count("vol_pvc-late") == 1
 
 
-def test_server_busy_is_unavailable(tmp_path: Path) -> None:
+def test_server_busy_is_unavailable(tmp_path: Path, new_database: DatabaseFactory) -> None:
+    workdir = tmp_path / "busy"
+    workdir.mkdir()
     with (
-        heketi_server(tmp_path / "busy", delay_ms=200, max_inflight=1) as busy,
+        heketi_server(workdir, db=new_database(workdir), delay_ms=200, max_inflight=1) as busy,
         csi_driver(server=busy.url, key=ADMIN_KEY) as d,
     ):
         runner = threading.Thread(target=d.controller.CreateVolume, args=(create_request("pvc-a"),))

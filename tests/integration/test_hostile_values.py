@@ -15,11 +15,18 @@ from brickyard.domain.errors import NodeCommandError
 from brickyard.nodes.port import BrickSpec, DeviceSpec, GlusterBrick, GlusterVolumeSpec, NodeAddress
 from hostile import Case, cases, is_refused_at_submit
 
-from .conftest import Harness, Topology
+from .conftest import DatabaseFactory, Harness, Topology
 
 # Storage hosts of 10 characters, like the test bed's 10.200.0.N: the corpus's volume-name
 # boundaries depend on the brick hosts' length.
 HOSTS = ["n1.example", "n2.example", "n3.example"]
+
+
+@pytest.fixture
+def harness_database(new_database: DatabaseFactory) -> DatabaseFactory:
+    """Every value that is accepted is stored: each test runs on SQLite and on PostgreSQL,
+    whose column types are stricter (lengths, NUL characters, integer ranges)."""
+    return new_database
 
 
 @pytest.fixture
@@ -100,6 +107,7 @@ async def test_the_simulator_refuses_what_gluster_refuses(harness: Harness, bed:
 
 
 async def test_server_refuses_to_start_with_options_gluster_refuses(tmp_path: Path) -> None:
+    # A check of the configuration at start, whatever the database: SQLite only.
     for value, good in (("performance.cache-size 64MB", True), ("foo.bar x", False)):
         env = {
             "HEKETI_EXECUTOR": "mock",

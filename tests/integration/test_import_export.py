@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, inspect
 
 from brickyard.cli import heketi_server
 from brickyard.cli import main as brickyard_main
@@ -28,9 +29,10 @@ from brickyard.domain.model import Brick, BrickSubType, Device, EntryState, Node
 from brickyard.heketidb.export import dump_database
 from brickyard.heketidb.importer import load_dump, parse_dump
 from brickyard.store.migrate import upgrade
-from brickyard.store.sql import SqlStore, Transaction, sqlite_url
+from brickyard.store.sql import SqlStore, Transaction
+from pg import as_url
 
-from .conftest import Harness, HarnessFactory, Topology
+from .conftest import DatabaseFactory, Harness, HarnessFactory, Topology
 
 R3 = {"type": "replicate", "replicate": {"replica": 3}}
 
@@ -350,18 +352,37 @@ def heketi(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
     return Result(code if isinstance(code, int) else 1, captured.out, captured.err)
 
 
-def open_store(path: Path) -> SqlStore:
-    store = SqlStore(sqlite_url(str(path)))
+def open_store(db: str) -> SqlStore:
+    """`db` as glusterfs.db and --db name it: an SQLite path or a URL."""
+    store = SqlStore(as_url(db))
     upgrade(store.engine)
     return store
 
 
-def export_of(path: Path) -> dict[str, Any]:
-    store = open_store(path)
+def export_of(db: str) -> dict[str, Any]:
+    store = open_store(db)
     try:
         return dump_database(store)
     finally:
         store.close()
+
+
+def untouched(db: str) -> bool:
+    """Nothing was created: no SQLite file, or (PostgreSQL, where the test made the database
+    itself) not one table."""
+    if "://" not in db:
+        return not Path(db).exists()
+    engine = create_engine(db)
+    try:
+        return inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
+
+
+def db_of(h: Harness) -> str:
+    """A harness's database as --db names it: the SQLite file's path, or the URL."""
+    url: str = h.server.store.url
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
 
 
 def write_json(path: Path, data: Any) -> Path:
@@ -369,10 +390,35 @@ def write_json(path: Path, data: Any) -> Path:
     return path
 
 
+# Every test given a database (`new_db`, `populated`, the harness) runs on SQLite and on
+# PostgreSQL; the few with none (refused before a database would be opened) run once.
+
+
 @pytest.fixture
-def populated(tmp_path: Path) -> Path:
+def harness_database(new_database: DatabaseFactory) -> DatabaseFactory:
+    return new_database
+
+
+NewDb = Callable[[str], str]
+
+
+@pytest.fixture
+def new_db(tmp_path: Path, new_database: DatabaseFactory) -> NewDb:
+    """`new_db(name)`: a fresh, empty database of the kind under test (an SQLite file not
+    created yet in tmp_path/name, or a new PostgreSQL database); returns it as --db names it."""
+
+    def make(name: str) -> str:
+        directory = tmp_path / name
+        directory.mkdir()
+        return new_database(directory)
+
+    return make
+
+
+@pytest.fixture
+def populated(new_db: NewDb) -> str:
     """A database holding the Heketi export above."""
-    db = tmp_path / "populated.db"
+    db = new_db("populated")
     store = open_store(db)
     try:
         load_dump(store, parse_dump(heketi_dump()))
@@ -445,6 +491,7 @@ async def api_view(h: Harness) -> dict[str, Any]:
 
 async def test_round_trip_export_import_export_is_identical(
     make_harness: HarnessFactory,
+    new_db: NewDb,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     opened: list[Harness],
@@ -458,17 +505,11 @@ async def test_round_trip_export_import_export_is_identical(
         for b in exported["brickentries"].values()
     )
     export_file = tmp_path / "brickyard.json"
-    assert (
-        brickyard(
-            capsys, "export", "--db", str(tmp_path / "srv0" / "heketi.db"), str(export_file)
-        ).code
-        == 0
-    )
+    assert brickyard(capsys, "export", "--db", db_of(original), str(export_file)).code == 0
     assert json.loads(export_file.read_text()) == exported
 
-    (tmp_path / "copy").mkdir()
-    target = tmp_path / "copy" / "heketi.db"
-    result = brickyard(capsys, "import", "--db", str(target), str(export_file))
+    target = new_db("copy")
+    result = brickyard(capsys, "import", "--db", target, str(export_file))
     assert result.code == 0, result.err
     counts = [len(exported[s]) for s in ("volumeentries", "brickentries", "pendingoperations")]
     assert counts[2] == 1
@@ -478,11 +519,11 @@ async def test_round_trip_export_import_export_is_identical(
     )
     assert result.err == ""  # Brickyard's export says where each brick is: nothing to guess
 
-    again = brickyard(capsys, "export", "--db", str(target))
+    again = brickyard(capsys, "export", "--db", target)
     assert again.code == 0
     assert again.out == export_file.read_text()
 
-    copy_server = Harness.open(tmp_path / "copy")
+    copy_server = Harness.open(tmp_path / "copy", db=target)
     opened.append(copy_server)
     assert await api_view(copy_server) == await api_view(original)
     await copy_server.client.aclose()
@@ -493,12 +534,12 @@ async def test_round_trip_export_import_export_is_identical(
 
 
 def test_heketi_export_is_imported_with_its_ids_and_values(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, new_db: NewDb, capsys: pytest.CaptureFixture[str]
 ) -> None:
     export_file = tmp_path / "heketi.json.dump"
     export_file.write_text(heketi_text())
-    db = tmp_path / "heketi.db"
-    result = brickyard(capsys, "import", "--db", str(db), str(export_file))
+    db = new_db("db")
+    result = brickyard(capsys, "import", "--db", db, str(export_file))
     assert result.code == 0, result.err
     assert result.out == (
         "Imported 1 cluster, 3 nodes, 4 devices, 3 volumes, 10 bricks, 1 pending operation\n"
@@ -597,13 +638,13 @@ def test_heketi_export_is_imported_with_its_ids_and_values(
 
 
 async def test_imported_heketi_state_reads_as_heketi_showed_it(
-    tmp_path: Path, opened: list[Harness]
+    tmp_path: Path, new_db: NewDb, opened: list[Harness]
 ) -> None:
-    (tmp_path / "srv").mkdir()
-    store = open_store(tmp_path / "srv" / "heketi.db")
+    db = new_db("srv")
+    store = open_store(db)
     load_dump(store, parse_dump(heketi_dump()))
     store.close()
-    h = Harness.open(tmp_path / "srv")
+    h = Harness.open(tmp_path / "srv", db=db)
     opened.append(h)
     assert await h.get_json("/volumes") == {"volumes": sorted([IDS["V1"], IDS["V2"]])}
     assert (await h.get(f"/volumes/{IDS['V3']}")).status_code == 404  # pending: hidden
@@ -620,15 +661,13 @@ async def test_imported_heketi_state_reads_as_heketi_showed_it(
 
 
 def test_drift_is_imported_as_it_is_and_reported_by_db_check(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, new_db: NewDb, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dump = heketi_dump()
     storage = dump["deviceentries"][IDS["D2"]]["Info"]["storage"]
     storage["used"] += 4096  # used no longer adds up, neither with free nor with the bricks
-    db = tmp_path / "drift.db"
-    result = brickyard(
-        capsys, "import", "--db", str(db), str(write_json(tmp_path / "d.json", dump))
-    )
+    db = new_db("drift")
+    result = brickyard(capsys, "import", "--db", db, str(write_json(tmp_path / "d.json", dump)))
     assert result.code == 0, result.err
     from brickyard.heketidb.check import check_database
 
@@ -721,23 +760,21 @@ BAD_DUMPS: dict[str, tuple[Mutation, str]] = {
 
 @pytest.mark.parametrize("case", sorted(BAD_DUMPS))
 def test_bad_dump_is_refused_and_the_database_unchanged(
-    case: str, tmp_path: Path, populated: Path, capsys: pytest.CaptureFixture[str]
+    case: str, tmp_path: Path, populated: str, new_db: NewDb, capsys: pytest.CaptureFixture[str]
 ) -> None:
     mutate, expected = BAD_DUMPS[case]
     dump = heketi_dump()
     mutate(dump)
-    fresh = tmp_path / "fresh.db"
+    fresh = new_db("fresh")
     before = export_of(populated)
     for target in (populated, fresh):
-        result = brickyard(
-            capsys, "import", "--db", str(target), str(write_json(tmp_path / "x", dump))
-        )
+        result = brickyard(capsys, "import", "--db", target, str(write_json(tmp_path / "x", dump)))
         assert result.code == 255
         assert result.out == ""
         assert result.err.startswith("Error: nothing was imported: ")
         assert expected in result.err, result.err
     assert export_of(populated) == before
-    assert not fresh.exists()  # the dump is checked before a database is created
+    assert untouched(fresh)  # the dump is checked before a database is opened
 
 
 BAD_TEXTS = {
@@ -753,11 +790,11 @@ BAD_TEXTS = {
 
 @pytest.mark.parametrize("case", sorted(BAD_TEXTS))
 def test_unreadable_file_is_refused_and_the_database_unchanged(
-    case: str, tmp_path: Path, populated: Path, capsys: pytest.CaptureFixture[str]
+    case: str, populated: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text, expected = BAD_TEXTS[case]
     before = export_of(populated)
-    result = brickyard(capsys, "import", "--db", str(populated), "-", stdin=text())
+    result = brickyard(capsys, "import", "--db", populated, "-", stdin=text())
     assert result.code == 255
     assert expected in result.err, result.err
     assert export_of(populated) == before
@@ -766,6 +803,7 @@ def test_unreadable_file_is_refused_and_the_database_unchanged(
 def test_truncated_file_names_line_and_column(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Refused while parsing, before any database is opened: SQLite only.
     text = heketi_text()
     cut = text[: text.index('"nodeentries"')]
     result = brickyard(capsys, "import", "--db", str(tmp_path / "t.db"), "-", stdin=cut)
@@ -774,13 +812,11 @@ def test_truncated_file_names_line_and_column(
 
 
 def test_import_into_a_non_empty_database_is_refused(
-    populated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    populated: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = export_of(populated)
     other = heketi_dump()
-    result = brickyard(
-        capsys, "import", "--db", str(populated), str(write_json(tmp_path / "o", other))
-    )
+    result = brickyard(capsys, "import", "--db", populated, str(write_json(tmp_path / "o", other)))
     assert result.code == 255
     assert result.err == (
         "Error: nothing was imported: the database already holds 1 cluster, 3 nodes, "
@@ -791,10 +827,10 @@ def test_import_into_a_non_empty_database_is_refused(
 
 
 def test_a_failure_while_loading_leaves_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    new_db: NewDb, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Everything is written in one transaction: a failure at the very end rolls back all."""
-    store = open_store(tmp_path / "t.db")
+    store = open_store(new_db("t"))
 
     def broken(self: Transaction, key: str, value: str) -> None:
         raise RuntimeError("disk full")
@@ -810,6 +846,7 @@ def test_a_failure_while_loading_leaves_nothing(
 def test_several_problems_are_reported_together(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Refused while checking the dump, before any database is opened: SQLite only.
     dump = heketi_dump()
     _set("volumeentries.@V1@.Info.foo", 1)(dump)
     _set("nodeentries.@N1@.Info.zone", -1)(dump)
@@ -826,34 +863,38 @@ def test_several_problems_are_reported_together(
 
 
 def test_import_and_export_through_heketi_json(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, new_db: NewDb, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = tmp_path / "var" / "heketi.db"
-    db.parent.mkdir()
-    config = write_json(
-        tmp_path / "heketi.json", {"glusterfs": {"executor": "mock", "db": str(db)}}
-    )
+    db = new_db("var")
+    config = write_json(tmp_path / "heketi.json", {"glusterfs": {"executor": "mock", "db": db}})
     export_file = write_json(tmp_path / "heketi.json.dump", heketi_dump())
+    assert untouched(db)
     assert brickyard(capsys, "import", "--config", str(config), str(export_file)).code == 0
-    assert db.exists()
+    assert not untouched(db)
     out = brickyard(capsys, "export", "--config", str(config))
     assert out.code == 0
     assert out.out.startswith('{\n    "clusterentries": {\n')  # 4-space indent, as GET /db/dump
     assert json.loads(out.out) == export_of(db)
 
 
-def test_command_errors(
-    tmp_path: Path, populated: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    config = write_json(tmp_path / "heketi.json", {"glusterfs": {"db": str(populated)}})
-    both = brickyard(capsys, "export", "--config", str(config), "--db", str(populated))
+def test_command_errors(tmp_path: Path, populated: str, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_json(tmp_path / "heketi.json", {"glusterfs": {"db": populated}})
+    both = brickyard(capsys, "export", "--config", str(config), "--db", populated)
     assert (both.code, both.err) == (255, "Error: give either --config or --db, not both\n")
-    missing = brickyard(capsys, "export", "--db", str(tmp_path / "none.db"))
-    assert missing.err == f"Error: no database at {tmp_path / 'none.db'}\n"
-    assert not (tmp_path / "none.db").exists()
+    if "://" not in populated:
+        missing = brickyard(capsys, "export", "--db", str(tmp_path / "none.db"))
+        assert missing.err == f"Error: no database at {tmp_path / 'none.db'}\n"
+        assert not (tmp_path / "none.db").exists()
+    else:
+        # PostgreSQL: a database the server does not have is named with the server's reason.
+        none = populated.rsplit("/", 1)[0] + "/none"
+        missing = brickyard(capsys, "export", "--db", none)
+        assert missing.code == 255
+        assert missing.err.startswith(f"Error: cannot use the database {none}: "), missing.err
+        assert 'database "none" does not exist' in missing.err, missing.err
     taken = tmp_path / "taken.json"
     taken.write_text("keep me")
-    refused = brickyard(capsys, "export", "--db", str(populated), str(taken))
+    refused = brickyard(capsys, "export", "--db", populated, str(taken))
     assert refused.err == f"Error: {taken} already exists; give a new file name\n"
     assert taken.read_text() == "keep me"
     unreadable = brickyard(capsys, "import", "--db", str(tmp_path / "n.db"), str(tmp_path / "nope"))
@@ -861,24 +902,32 @@ def test_command_errors(
     assert "Usage: brickyard import" in brickyard(capsys, "import", "--help").out
 
 
-def test_heketi_db_import_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_heketi_db_import_and_export(
+    tmp_path: Path, new_db: NewDb, capsys: pytest.CaptureFixture[str]
+) -> None:
     export_file = write_json(tmp_path / "in.json", heketi_dump())
-    db = tmp_path / "heketi.db"
-    done = heketi(capsys, "db", "import", "--jsonfile", str(export_file), "--dbfile", str(db))
+    db = new_db("db")
+    done = heketi(capsys, "db", "import", "--jsonfile", str(export_file), "--dbfile", db)
     assert done.code == 0, done.err
     assert done.err.endswith(f"DB imported to {db}\n")
-    again = heketi(capsys, "db", "import", "--jsonfile", str(export_file), "--dbfile", str(db))
-    assert (again.code, again.err) == (1, f"db creation failed: {db} file already exists\n")
+    again = heketi(capsys, "db", "import", "--jsonfile", str(export_file), "--dbfile", db)
+    if "://" not in db:  # as Heketi: never into a file that exists
+        assert (again.code, again.err) == (1, f"db creation failed: {db} file already exists\n")
+    else:  # a PostgreSQL database exists before any import: refused for not being empty
+        assert again.code == 1
+        assert again.err.startswith(
+            "db creation failed: nothing was imported: the database already holds 1 cluster, "
+        ), again.err
 
-    to_stdout = heketi(capsys, "db", "export", "--dbfile", str(db), "--jsonfile", "-")
+    to_stdout = heketi(capsys, "db", "export", "--dbfile", db, "--jsonfile", "-")
     assert to_stdout.code == 0
     assert json.loads(to_stdout.out) == export_of(db)
     assert to_stdout.err == "DB exported to -\n"
     out_file = tmp_path / "out.json"
-    to_file = heketi(capsys, "db", "export", "--dbfile", str(db), "--jsonfile", str(out_file))
+    to_file = heketi(capsys, "db", "export", "--dbfile", db, "--jsonfile", str(out_file))
     assert to_file.code == 0
     assert out_file.read_text() == to_stdout.out
-    exists = heketi(capsys, "db", "export", "--dbfile", str(db), "--jsonfile", str(out_file))
+    exists = heketi(capsys, "db", "export", "--dbfile", db, "--jsonfile", str(out_file))
     assert exists.code == 1 and exists.err.startswith("failed to dump db: ")
 
     no_json = heketi(capsys, "db", "import", "--dbfile", str(tmp_path / "x.db"))
@@ -905,14 +954,14 @@ def test_heketi_server_flags_still_start_the_server(
     assert calls == [("/etc/heketi/heketi.json", False), ("h.json", True)]
 
 
-def test_import_reads_stdin(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db = tmp_path / "stdin.db"
-    result = brickyard(capsys, "import", "--db", str(db), "-", stdin=heketi_text())
+def test_import_reads_stdin(new_db: NewDb, capsys: pytest.CaptureFixture[str]) -> None:
+    db = new_db("stdin")
+    result = brickyard(capsys, "import", "--db", db, "-", stdin=heketi_text())
     assert result.code == 0, result.err
     exported = export_of(db)
     assert set(exported["nodeentries"]) == {IDS["N1"], IDS["N2"], IDS["N3"]}
     # Imported again from Brickyard's own export: identical, sets included.
-    copy_db = tmp_path / "copy.db"
+    copy_db = new_db("copy")
     text = json.dumps(copy.deepcopy(exported), indent=4)
-    assert brickyard(capsys, "import", "--db", str(copy_db), "-", stdin=text).err == ""
+    assert brickyard(capsys, "import", "--db", copy_db, "-", stdin=text).err == ""
     assert export_of(copy_db) == exported

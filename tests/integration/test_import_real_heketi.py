@@ -22,7 +22,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,10 @@ from brickyard.nodes.sim import (
 )
 from brickyard.services.operations.recovery import recover_at_start
 from brickyard.store.migrate import upgrade
-from brickyard.store.sql import SqlStore, sqlite_url
+from brickyard.store.sql import SqlStore
+from pg import as_url
 
-from .conftest import Harness
+from .conftest import DatabaseFactory, Harness
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "heketi10_export"
 BIN = Path(sys.executable).parent
@@ -145,9 +147,8 @@ def lvs_of(world: SimWorld) -> set[str]:
     }
 
 
-def import_into(directory: Path, dump: dict[str, Any]) -> None:
-    directory.mkdir(exist_ok=True)
-    store = SqlStore(sqlite_url(str(directory / "heketi.db")))
+def import_into(db: str, dump: dict[str, Any]) -> None:
+    store = SqlStore(as_url(db))
     try:
         upgrade(store.engine)
         load_dump(store, parse_dump(dump))
@@ -155,22 +156,34 @@ def import_into(directory: Path, dump: dict[str, Any]) -> None:
         store.close()
 
 
+@dataclass
+class Opened:
+    """The harnesses a test opens (closed at its end), on databases of the kind under test."""
+
+    database: DatabaseFactory
+    harnesses: list[Harness] = field(default_factory=list)
+
+
 @pytest.fixture
-async def opened() -> Any:
-    harnesses: list[Harness] = []
-    yield harnesses
-    for h in harnesses:
+async def opened(new_database: DatabaseFactory) -> AsyncIterator[Opened]:
+    """Every test that imports runs on SQLite and on PostgreSQL."""
+    holder = Opened(new_database)
+    yield holder
+    for h in holder.harnesses:
         await h.close()
 
 
 async def open_imported(
-    tmp_path: Path, opened: list[Harness], dump: dict[str, Any], started: bool = True
+    tmp_path: Path, opened: Opened, dump: dict[str, Any], started: bool = True
 ) -> Harness:
-    import_into(tmp_path / "srv", dump)
+    directory = tmp_path / "srv"
+    directory.mkdir()
+    db = opened.database(directory)
+    import_into(db, dump)
     world = SimWorld()
     seed_world(world, dump, started)
-    h = Harness.open(tmp_path / "srv", world=world)
-    opened.append(h)
+    h = Harness.open(directory, world=world, db=db)
+    opened.harnesses.append(h)
     return h
 
 
@@ -191,10 +204,11 @@ def vg_used(world: SimWorld) -> dict[str, int]:
 
 
 @pytest.fixture
-def migrated(tmp_path: Path) -> Iterator[str]:
-    """`heketi db import` of the real export, then `heketi --config` on it (mock executor)."""
+def migrated(tmp_path: Path, new_database: DatabaseFactory) -> Iterator[str]:
+    """`heketi db import` of the real export, then `heketi --config` on it (mock executor),
+    on SQLite and on PostgreSQL (a URL for --dbfile and glusterfs.db)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEKETI_", "BRICKYARD_"))}
-    db = tmp_path / "heketi.db"
+    db = new_database(tmp_path)
     imported = subprocess.run(
         [
             str(BIN / "heketi"),
@@ -215,7 +229,7 @@ def migrated(tmp_path: Path) -> Iterator[str]:
         "bind_address": "127.0.0.1",
         "use_auth": True,
         "jwt": {"admin": {"key": KEY}, "user": {"key": "user-secret"}},
-        "glusterfs": {"executor": "mock", "db": str(db)},
+        "glusterfs": {"executor": "mock", "db": db},
     }
     (tmp_path / "heketi.json").write_text(json.dumps(config))
     server = subprocess.Popen(
@@ -332,7 +346,7 @@ def _token(path: str, method: str = "GET") -> str:
 # The recorded names on the nodes
 
 
-async def test_seeded_nodes_match_the_export(tmp_path: Path, opened: list[Harness]) -> None:
+async def test_seeded_nodes_match_the_export(tmp_path: Path, opened: Opened) -> None:
     """The seeding is Heketi's layout: the examine of the imported state finds no difference
     (so every pool is read as the brick Heketi recorded, not as the id in its name)."""
     export = real_export()
@@ -343,9 +357,7 @@ async def test_seeded_nodes_match_the_export(tmp_path: Path, opened: list[Harnes
     assert report["differences"] == [], report
 
 
-async def test_delete_and_expand_use_the_recorded_names(
-    tmp_path: Path, opened: list[Harness]
-) -> None:
+async def test_delete_and_expand_use_the_recorded_names(tmp_path: Path, opened: Opened) -> None:
     export = real_export()
     renamed = {
         b: e["LvmThinPool"]
@@ -416,9 +428,7 @@ def with_clone(export: dict[str, Any], origin_id: str = ALPHA) -> dict[str, Any]
     return dump
 
 
-async def test_a_clone_shares_its_origin_pool_counted_once(
-    tmp_path: Path, opened: list[Harness]
-) -> None:
+async def test_a_clone_shares_its_origin_pool_counted_once(tmp_path: Path, opened: Opened) -> None:
     export = with_clone(real_export())
     h = await open_imported(tmp_path, opened, export)
     clone_id = hex_id(0xC10E)
@@ -446,7 +456,7 @@ async def test_a_clone_shares_its_origin_pool_counted_once(
 
 
 async def test_the_origin_deleted_before_its_clone_hands_it_the_pool(
-    tmp_path: Path, opened: list[Harness]
+    tmp_path: Path, opened: Opened
 ) -> None:
     """The origin goes first: its LVs go, its pools stay for the clone's LVs and the clone's
     bricks carry their space from then on; deleting the clone then returns it, once."""
@@ -471,7 +481,7 @@ async def test_the_origin_deleted_before_its_clone_hands_it_the_pool(
 
 
 async def test_a_clone_whose_origin_is_gone_carries_the_pool(
-    tmp_path: Path, opened: list[Harness]
+    tmp_path: Path, opened: Opened
 ) -> None:
     """Heketi deleted the origin volume first: the pool stayed (the clone's LV is in it), the
     device's used space still holds it, and the clone's bricks carry it."""
@@ -586,7 +596,7 @@ def operation(op_id: str, kind: int, actions: list[tuple[Any, ...]], status: str
 
 
 async def test_pending_operations_are_recovered_or_held_never_blocking(
-    tmp_path: Path, opened: list[Harness]
+    tmp_path: Path, opened: Opened
 ) -> None:
     export = with_pending(real_export())
     h = await open_imported(tmp_path, opened, export)
@@ -653,9 +663,7 @@ def with_block_volume(export: dict[str, Any]) -> dict[str, Any]:
     return dump
 
 
-async def test_block_volumes_are_kept_and_listed_not_served(
-    tmp_path: Path, opened: list[Harness]
-) -> None:
+async def test_block_volumes_are_kept_and_listed_not_served(tmp_path: Path, opened: Opened) -> None:
     export = with_block_volume(real_export())
     summary = parse_dump(export)
     assert any("1 block volume: kept" in w for w in summary.warnings), summary.warnings
@@ -689,7 +697,7 @@ def with_states_and_tags(export: dict[str, Any]) -> dict[str, Any]:
     return dump
 
 
-async def test_device_states_and_tags_are_kept(tmp_path: Path, opened: list[Harness]) -> None:
+async def test_device_states_and_tags_are_kept(tmp_path: Path, opened: Opened) -> None:
     export = with_states_and_tags(real_export())
     h = await open_imported(tmp_path, opened, export)
     for device_id, entry in export["deviceentries"].items():

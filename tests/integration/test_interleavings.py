@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from brickyard.nodes.port import DESTROYED, NodeAddress
 from brickyard.nodes.sim import SimNodeAgent, SimWorld
@@ -85,9 +85,10 @@ class NodeEffects:
 
 
 class Interleavings(RuleBasedStateMachine):
-    def __init__(self) -> None:
+    def __init__(self, database: DatabaseFactory) -> None:
         super().__init__()
         self.tmp = tempfile.TemporaryDirectory(prefix="brickyard-interleave-")
+        self.db = database(Path(self.tmp.name))  # every restart reopens this same database
         self.loop = asyncio.new_event_loop()
         self.world = SimWorld(device_size_gb=60, delay_ms=10.0)
         self.effects = NodeEffects()
@@ -103,7 +104,7 @@ class Interleavings(RuleBasedStateMachine):
         return self.loop.run_until_complete(coro)
 
     def _open(self) -> Harness:
-        harness = Harness.open(Path(self.tmp.name), world=self.world)
+        harness = Harness.open(Path(self.tmp.name), world=self.world, db=self.db)
         harness.server.services.ctx.crash_hook = self._crash_hook
         agent = harness.server.services.ctx.agent
         assert isinstance(agent, SimNodeAgent)
@@ -230,11 +231,20 @@ class Interleavings(RuleBasedStateMachine):
             self.tmp.cleanup()
 
 
-Interleavings.TestCase.settings = settings(
+INTERLEAVINGS_SETTINGS = settings(
     max_examples=30,
     stateful_step_count=25,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-test_random_interleavings = Interleavings.TestCase
+
+
+def test_random_interleavings(harness_database: DatabaseFactory) -> None:
+    # Run as a function rather than Interleavings.TestCase so that the machine gets the
+    # database fixture: each example's server opens a fresh database of the kind under test.
+    # (Hypothesis annotates the factory as a class, but calls whatever it is given.)
+    run_state_machine_as_test(
+        lambda: Interleavings(harness_database),  # type: ignore[arg-type]
+        settings=INTERLEAVINGS_SETTINGS,
+    )

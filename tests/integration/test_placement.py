@@ -17,7 +17,13 @@ import jwt
 import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from brickyard.api.auth import qsh
 from brickyard.bootstrap import build_server
@@ -26,7 +32,7 @@ from brickyard.domain.placement import BalancedPlacer, HeketiRingPlacer
 from brickyard.nodes.port import GlusterVolumeSpec
 from brickyard.nodes.sim import SimNodeAgent, SimWorld
 
-from .conftest import GIB_KIB, Harness, LoopHarness, brick_charge
+from .conftest import GIB_KIB, DatabaseFactory, Harness, LoopHarness, brick_charge
 
 R2 = {"type": "replicate", "replicate": {"replica": 2}}
 R3 = {"type": "replicate", "replicate": {"replica": 3}}
@@ -64,7 +70,13 @@ Opener = Callable[..., Awaitable[Harness]]
 
 
 @pytest.fixture
-async def open_harness(tmp_path: Path) -> AsyncIterator[Opener]:
+def harness_database(new_database: DatabaseFactory) -> DatabaseFactory:
+    """Every test of this module that opens a server runs on SQLite and on PostgreSQL."""
+    return new_database
+
+
+@pytest.fixture
+async def open_harness(tmp_path: Path, harness_database: DatabaseFactory) -> AsyncIterator[Opener]:
     """`await open_harness(glusterfs={...}, env={...}, device_size_gb=...)`: a Harness whose
     settings come from a heketi.json (glusterfs section) plus environment overrides, as a
     deployed server's would."""
@@ -79,7 +91,7 @@ async def open_harness(tmp_path: Path) -> AsyncIterator[Opener]:
         db_dir.mkdir()
         config = db_dir / "heketi.json"
         config.write_text(json.dumps({"glusterfs": glusterfs or {}}))
-        full_env = {"HEKETI_EXECUTOR": "mock", "HEKETI_DB_PATH": str(db_dir / "heketi.db")}
+        full_env = {"HEKETI_EXECUTOR": "mock", "HEKETI_DB_PATH": harness_database(db_dir)}
         full_env.update(env or {})
         loaded, _ = load_settings(config, env=full_env)
         world = SimWorld(device_size_gb=device_size_gb)
@@ -618,6 +630,7 @@ async def test_plan_strict_zones_failure(harness: Harness) -> None:
 
 
 async def test_plan_needs_the_admin(tmp_path: Path) -> None:
+    # Authentication of the dry run (its one database read finds no cluster): SQLite only.
     env = {
         "HEKETI_EXECUTOR": "mock",
         "HEKETI_DB_PATH": str(tmp_path / "heketi.db"),
@@ -670,9 +683,9 @@ class PlacementMachine(RuleBasedStateMachine):
     changes nothing and (balanced placer) predicts the create; deleting everything returns
     every device to its starting free space."""
 
-    def __init__(self) -> None:
+    def __init__(self, database: DatabaseFactory) -> None:
         super().__init__()
-        self.lh = LoopHarness(device_size_gb=10)
+        self.lh = LoopHarness(device_size_gb=10, database=database)
         self.h = self.lh.h
         self.volumes: dict[str, dict[str, Any]] = {}  # id -> {"strict", "arbiter", "info"}
         self.start: dict[str, dict[str, int]] = {}
@@ -833,11 +846,20 @@ class PlacementMachine(RuleBasedStateMachine):
                     assert sizes[0] == sizes[1] and sizes[2] == max(sizes[0] // 64, 16 * 1024)
 
 
-PlacementMachine.TestCase.settings = settings(
+PLACEMENT_SETTINGS = settings(
     max_examples=30,
     stateful_step_count=15,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-test_random_placement = PlacementMachine.TestCase
+
+
+def test_random_placement(harness_database: DatabaseFactory) -> None:
+    # Run as a function rather than PlacementMachine.TestCase so that the machine gets the
+    # database fixture: each example's server opens a fresh database of the kind under test.
+    # (Hypothesis annotates the factory as a class, but calls whatever it is given.)
+    run_state_machine_as_test(
+        lambda: PlacementMachine(harness_database),  # type: ignore[arg-type]
+        settings=PLACEMENT_SETTINGS,
+    )

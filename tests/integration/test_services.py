@@ -16,11 +16,13 @@ from hypothesis.stateful import (
     initialize,
     invariant,
     rule,
+    run_state_machine_as_test,
 )
 
 from .conftest import (
     GIB_KIB,
     ONE_GIB_BRICK,
+    DatabaseFactory,
     Harness,
     HarnessFactory,
     LoopHarness,
@@ -30,6 +32,12 @@ from .conftest import (
 
 R3 = {"type": "replicate", "replicate": {"replica": 3}}
 DEVICE_KIB = 500 * GIB_KIB
+
+
+@pytest.fixture
+def harness_database(new_database: DatabaseFactory) -> DatabaseFactory:
+    """Every test of this module runs on SQLite and on PostgreSQL."""
+    return new_database
 
 
 async def node_zones(h: Harness, topo: Topology) -> dict[str, int]:
@@ -413,9 +421,9 @@ class VolumeLifecycle(RuleBasedStateMachine):
     devices (so that space runs out and volumes get split), with one-shot node failures
     injected now and then. After every step the database and the nodes must agree."""
 
-    def __init__(self) -> None:
+    def __init__(self, database: DatabaseFactory) -> None:
         super().__init__()
-        self.lh = LoopHarness(device_size_gb=30)
+        self.lh = LoopHarness(device_size_gb=30, database=database)
         self.h = self.lh.h
         self.volumes: dict[str, dict[str, Any]] = {}  # id -> last known info
         self.topo: Topology | None = None
@@ -542,11 +550,20 @@ class VolumeLifecycle(RuleBasedStateMachine):
         assert set(dump["volumeentries"]) == set(self.volumes)
 
 
-VolumeLifecycle.TestCase.settings = settings(
+LIFECYCLE_SETTINGS = settings(
     max_examples=25,
     stateful_step_count=15,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-test_random_volume_lifecycle = VolumeLifecycle.TestCase
+
+
+def test_random_volume_lifecycle(harness_database: DatabaseFactory) -> None:
+    # Run as a function rather than VolumeLifecycle.TestCase so that the machine gets the
+    # database fixture: each example's server opens a fresh database of the kind under test.
+    # (Hypothesis annotates the factory as a class, but calls whatever it is given.)
+    run_state_machine_as_test(
+        lambda: VolumeLifecycle(harness_database),  # type: ignore[arg-type]
+        settings=LIFECYCLE_SETTINGS,
+    )
