@@ -30,7 +30,7 @@ from brickyard.heketidb.export import dump_database
 from brickyard.heketidb.importer import load_dump, parse_dump
 from brickyard.store.migrate import upgrade
 from brickyard.store.sql import SqlStore, Transaction
-from pg import as_url
+from pg import PgServer, as_url
 
 from .conftest import DatabaseFactory, Harness, HarnessFactory, Topology
 
@@ -527,6 +527,36 @@ async def test_round_trip_export_import_export_is_identical(
     opened.append(copy_server)
     assert await api_view(copy_server) == await api_view(original)
     await copy_server.client.aclose()
+
+
+@pytest.mark.parametrize("source_kind", ["sqlite", "postgresql"])
+async def test_a_database_moves_between_sqlite_and_postgresql(
+    source_kind: str,
+    postgres: PgServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    opened: list[Harness],
+) -> None:
+    """`brickyard export` from one kind, `brickyard import` into the other: the copy answers
+    every read exactly as the original, and exports the same file."""
+    sqlite_db, pg_db = str(tmp_path / "moved.db"), postgres.new_database()
+    source, target = (sqlite_db, pg_db) if source_kind == "sqlite" else (pg_db, sqlite_db)
+    (tmp_path / "source").mkdir()
+    original = Harness.open(tmp_path / "source", db=source)
+    opened.append(original)
+    await build_state(original)
+    export_file = tmp_path / "moved.json"
+    assert brickyard(capsys, "export", "--db", source, str(export_file)).code == 0
+    imported = brickyard(capsys, "import", "--db", target, str(export_file))
+    assert imported.code == 0, imported.err
+    again = brickyard(capsys, "export", "--db", target)
+    assert again.code == 0 and again.out == export_file.read_text()
+    (tmp_path / "target").mkdir()
+    moved = Harness.open(tmp_path / "target", db=target)
+    opened.append(moved)
+    assert await api_view(moved) == await api_view(original)
+    await moved.client.aclose()
+    await original.client.aclose()
 
 
 # ------------------------------------------------------------------------------------------------
