@@ -703,6 +703,9 @@ ID_RE = r"[0-9a-fA-F]{32}"
 
 @settings(FUZZ, max_examples=120)
 @given(value=body_ids, field=st.sampled_from(["cluster", "node", "clusters", "operations"]))
+@example(value="\x00", field="clusters")  # PostgreSQL refuses a NUL in any text parameter
+@example(value="a\x00b", field="node")
+@example(value="\x00", field="operations")
 def test_id_fields_in_bodies(fuzz_target: FuzzTarget, value: str, field: str) -> None:
     """Ids inside bodies: empty -> `cannot be blank`, not 32 hex digits -> `<v> is not a
     valid UUID` (node/device add) or `must be in a valid format` (cleanup), well-formed but

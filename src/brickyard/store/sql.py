@@ -169,6 +169,10 @@ class Transaction:
 
     # -- generic entity access ------------------------------------------------------------
     def get(self, kind: type[E], entity_id: str) -> E | None:
+        if "\x00" in entity_id:
+            # No stored id holds a NUL, and PostgreSQL refuses one in any text parameter
+            # (SQLite just finds nothing): an id from a request body is simply not found.
+            return None
         m = _mapping(kind)
         row = self.conn.execute(m.by_id, {"id": entity_id}).mappings().first()
         return m.load(row) if row is not None else None
