@@ -7,11 +7,13 @@ smallest ones, compare a `NoSpace` with an exhaustive search for a valid placeme
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
+from dataclasses import replace
 from itertools import islice, pairwise
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from brickyard.domain.errors import NoSpace
@@ -32,7 +34,9 @@ from brickyard.domain.placement import (
     merge_tags,
     plan_bricks,
     plan_replacement,
+    planner,
 )
+from brickyard.domain.placement.planner import COMPLETE_SEARCH
 from brickyard.domain.placement.rules import (
     ARBITER_ROLE,
     NO_SPACE,
@@ -44,6 +48,7 @@ from brickyard.domain.placement.rules import (
     different_zone,
     tag_filter,
 )
+from brickyard.domain.placement.search import SearchGaveUp, complete_placement
 from brickyard.domain.sizing import (
     ARBITER_MIN_SIZE,
     ArbiterSizeError,
@@ -808,15 +813,26 @@ def check_plan(
         assert used == 0 or used < device.free, (device, used)
 
 
-def valid_placement_exists(request: PlacementRequest, devices: Sequence[Candidate]) -> bool:
+def valid_placement_exists(
+    request: PlacementRequest, devices: Sequence[Candidate], symmetric: bool = True
+) -> bool:
     """Exhaustive search: is there any assignment of devices to every (set, position) that
-    obeys the rules and the space formula? For tiny instances only."""
+    obeys the rules and the space formula? For small instances only.
+
+    With `symmetric`, two symmetries are broken, neither of which loses a placement (sort the
+    data positions of each set, then sort the sets, and a placement stays valid): the data
+    positions of a set are interchangeable (one brick size, the same rules), so their devices
+    are tried in increasing list order; and sets are interchangeable, so a set's devices (as a
+    tuple) are never smaller than the previous set's. A property below checks it against the
+    plain search."""
     slots = [
         Position(s, p, request.arbiter and p == ARBITER_POSITION)
         for s in range(request.sets)
         for p in range(request.bricks_per_set)
     ]
+    per_set = request.bricks_per_set
     used = {c.device_id: 0 for c in devices}
+    chosen: list[int] = []  # device index per slot filled so far
 
     def allowed(c: Candidate, slot: Position, nodes: set[str], zones: set[int]) -> bool:
         if c.node_id in nodes or (request.strict_zones and c.zone in zones):
@@ -825,25 +841,35 @@ def valid_placement_exists(request: PlacementRequest, devices: Sequence[Candidat
             return False
         return not (request.arbiter and arbiter_role(c, SetInProgress(), slot))
 
+    def lowest(i: int) -> int:
+        """The first device index slot i may take under the symmetry rules."""
+        if not symmetric:
+            return 0
+        slot, first = slots[i], i - slots[i].position
+        low = 0
+        if not slot.arbiter:
+            earlier = [j for j in range(first, i) if not slots[j].arbiter]
+            low = chosen[earlier[-1]] + 1 if earlier else 0
+        if slot.set_index > 0 and chosen[first:i] == chosen[first - per_set : i - per_set]:
+            low = max(low, chosen[i - per_set])
+        return low
+
     def search(i: int, nodes: set[str], zones: set[int]) -> bool:
         if i == len(slots):
             return True
         slot = slots[i]
         if slot.position == 0:
             nodes, zones = set(), set()
-        need_of = {
-            c.device_id: brick_space(
-                request.size_for(slot), request.snapshot_factor, c.extent_size
-            ).total
-            for c in devices
-        }
-        for c in devices:
-            need = need_of[c.device_id]
-            if not allowed(c, slot, nodes, zones) or c.free - used[c.device_id] <= need:
+        for index in range(lowest(i), len(devices)):
+            c = devices[index]
+            need = brick_space(request.size_for(slot), request.snapshot_factor, c.extent_size)
+            if not allowed(c, slot, nodes, zones) or c.free - used[c.device_id] <= need.total:
                 continue
-            used[c.device_id] += need
+            used[c.device_id] += need.total
+            chosen.append(index)
             found = search(i + 1, nodes | {c.node_id}, zones | {c.zone})
-            used[c.device_id] -= need
+            chosen.pop()
+            used[c.device_id] -= need.total
             if found:
                 return True
         return False
@@ -875,9 +901,15 @@ def topologies(draw: st.DrawFn, max_nodes: int = 4, max_devices: int = 6) -> lis
 
 
 @st.composite
-def requests(draw: st.DrawFn, max_sets: int = 2, arbiter: bool | None = None) -> PlacementRequest:
+def requests(
+    draw: st.DrawFn,
+    max_sets: int = 2,
+    arbiter: bool | None = None,
+    min_per_set: int = 1,
+    max_per_set: int = 3,
+) -> PlacementRequest:
     use_arbiter = draw(st.booleans()) if arbiter is None else arbiter
-    per_set = 3 if use_arbiter else draw(st.integers(1, 3))
+    per_set = 3 if use_arbiter else draw(st.integers(min_per_set, max_per_set))
     tag_rule = draw(st.sampled_from([None, TagRule.parse("disk=ssd"), TagRule.parse("disk!=ssd")]))
     return PlacementRequest(
         draw(st.integers(1, max_sets)),
@@ -943,22 +975,158 @@ def test_the_greedy_trap_has_a_valid_placement() -> None:
     assert valid_placement_exists(PlacementRequest(2, 2, GIB), GREEDY_TRAP)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BalancedPlacer is greedy per position (emptiest device first): over several brick "
-    "sets it can raise NoSpace although a valid placement exists (GREEDY_TRAP: 2 x replica 2, "
-    "the set 0 takes the two 1.9 GiB devices, set 1 then has only node n1 left)",
+# One arbiter set. The arbiter goes first, to the fullest device with room: "small" on n3,
+# whose node also holds the only device with room for a second data brick ("roomy"); "exact" on
+# n1 has room for the 16 MiB arbiter but not for a 1 GiB data brick.
+ARBITER_NODE_TRAP = [
+    cand("roomy", "n3", 3, 3 * GIB, {"arbiter": "supported"}),
+    cand("small", "n3", 3, GIB // 2),
+    cand("exact", "n1", 3, ONE_GIB_SPACE),
+    cand("data", "n2", 3, ONE_GIB_SPACE + 1),
+]
+
+# Two arbiter sets. The arbiter prefers the device dedicated to it, on n3, but n3 is one of the
+# only two nodes with data devices; the sets fit with both arbiters on n0's small device.
+ARBITER_SETS_TRAP = [
+    cand("arb", "n3", 3, ONE_GIB_SPACE + 1, {"arbiter": "required"}),
+    cand("small", "n0", 3, GIB // 2),
+    cand("data3", "n3", 3, 5 * GIB, {"arbiter": "disabled"}),
+    cand("data1", "n1", 1, 3 * GIB, {"arbiter": "disabled"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("devices", "request_"),
+    [
+        (GREEDY_TRAP, PlacementRequest(2, 2, GIB)),
+        (ARBITER_NODE_TRAP, arbiter_request()),
+        (ARBITER_SETS_TRAP, arbiter_request(sets=2)),
+    ],
+    ids=["greedy", "arbiter-node", "arbiter-sets"],
 )
-@given(topologies(), requests(max_sets=2, arbiter=False))
+def test_the_traps_defeat_the_greedy_pass_but_place(
+    devices: list[Candidate], request_: PlacementRequest
+) -> None:
+    assert valid_placement_exists(request_, devices)
+    with pytest.raises(NoSpace):
+        BalancedPlacer().greedy(request_, DeviceIndex(devices))
+    placed = plan_bricks(request_, devices)
+    check_plan(request_, devices, placed)
+    assert all(p.reason == COMPLETE_SEARCH for p in placed)
+
+
+def assert_complete(request: PlacementRequest, devices: list[Candidate]) -> None:
+    """`No space` from the balanced placer iff the exhaustive search finds nothing; a plan
+    obeys every rule. The events show how often each path ran (--hypothesis-show-statistics)."""
+    try:
+        placed = plan_bricks(request, devices)
+    except NoSpace:
+        event("no space")
+        assert not valid_placement_exists(request, devices)
+        return
+    check_plan(request, devices, placed)
+    event("placed by the complete search" if placed[0].reason == COMPLETE_SEARCH else "greedy")
+
+
+@given(topologies(max_nodes=5, max_devices=8), requests(max_sets=3))
 @example(GREEDY_TRAP, PlacementRequest(2, 2, GIB))
-@settings(max_examples=200, deadline=None)
-def test_no_space_for_several_sets_means_no_valid_placement_exists(
+@example(GREEDY_TRAP, PlacementRequest(2, 2, GIB, strict_zones=True))
+@example(ARBITER_NODE_TRAP, arbiter_request())
+@example(ARBITER_SETS_TRAP, arbiter_request(sets=2))
+@settings(max_examples=300, deadline=None)
+def test_no_space_means_no_valid_placement_exists(
     devices: list[Candidate], request: PlacementRequest
 ) -> None:
-    try:
-        plan_bricks(request, devices)
-    except NoSpace:
-        assert not valid_placement_exists(request, devices)
+    """The balanced placer is complete (issue #14): it answers `No space` exactly when the
+    exhaustive search finds no valid placement, for replicate, distribute and arbiter sets,
+    several per volume, with strict zones and tag rules; what it places obeys every rule."""
+    assert_complete(request, devices)
+
+
+MOST_BRICKS = 12  # per request drawn below: the exhaustive search's cost grows fast beyond
+
+
+@st.composite
+def tight_cases(
+    draw: st.DrawFn,
+    max_sets: int = 4,
+    arbiter: bool | None = None,
+    min_per_set: int = 1,
+    max_per_set: int = 4,
+) -> tuple[list[Candidate], PlacementRequest]:
+    """A request and a topology built for it where a greedy choice matters: barely more nodes
+    than a set has bricks, one to three devices per node with room for zero to three bricks
+    (zero: just too small, or room for an arbiter brick only), several sets."""
+    request = draw(requests(max_sets, arbiter, min_per_set, max_per_set))
+    request = replace(request, sets=min(request.sets, MOST_BRICKS // request.bricks_per_set))
+    nodes = draw(st.integers(request.bricks_per_set, request.bricks_per_set + 2))
+    zones = draw(st.integers(1, nodes))
+    sizes = [GIB // 2, ONE_GIB_SPACE, ONE_GIB_SPACE + 1, int(1.6 * GIB), int(2.2 * GIB), 3 * GIB]
+    roles = ["", "", "required", "disabled"] if request.arbiter else [""]
+    devices = []
+    for node in range(nodes):
+        for d in range(draw(st.integers(1, 3))):
+            role = draw(st.sampled_from(roles))
+            tags = {"arbiter": role} if role else {}
+            free = draw(st.sampled_from(sizes))
+            devices.append(cand(f"d{node}.{d}", f"n{node}", node % zones + 1, free, tags))
+    return devices, request
+
+
+@given(tight_cases())
+@settings(max_examples=300, deadline=None)
+def test_no_space_means_no_valid_placement_exists_when_space_is_tight(
+    case: tuple[list[Candidate], PlacementRequest],
+) -> None:
+    """Topologies where the greedy pass often fails although a placement exists."""
+    assert_complete(case[1], case[0])
+
+
+@st.composite
+def greedy_traps(draw: st.DrawFn) -> tuple[list[Candidate], PlacementRequest]:
+    """GREEDY_TRAP's family: one or two "deep" nodes with several small devices (one brick
+    each) and "shallow" nodes with one roomier device, which the emptiest-first choice spends
+    first."""
+    per_set = draw(st.integers(2, 4))
+    sets = draw(st.integers(2, min(4, MOST_BRICKS // per_set)))
+    devices = []
+    deep = draw(st.integers(1, 2))
+    for node in range(deep):
+        for d in range(draw(st.integers(2, 4))):
+            free = draw(st.sampled_from([1.05, 1.3, 1.5]))
+            devices.append(cand(f"d{node}.{d}", f"n{node}", node + 1, int(free * GIB)))
+    for node in range(deep, deep + draw(st.integers(per_set - 1, per_set + 2))):
+        free = draw(st.sampled_from([1.6, 1.9, 2.5]))
+        devices.append(cand(f"d{node}", f"n{node}", node % 3 + 1, int(free * GIB)))
+    return devices, PlacementRequest(sets, per_set, GIB, strict_zones=draw(st.booleans()))
+
+
+@given(greedy_traps())
+@example((GREEDY_TRAP, PlacementRequest(2, 2, GIB)))
+@settings(max_examples=200, deadline=None)
+def test_no_space_means_no_valid_placement_exists_in_greedy_traps(
+    case: tuple[list[Candidate], PlacementRequest],
+) -> None:
+    assert_complete(case[1], case[0])
+
+
+@given(tight_cases(max_sets=2, arbiter=False, min_per_set=4, max_per_set=6))
+@settings(max_examples=100, deadline=None)
+def test_no_space_means_no_valid_placement_exists_for_disperse_sets(
+    case: tuple[list[Candidate], PlacementRequest],
+) -> None:
+    """Disperse-like sets (4 to 6 bricks, as 2+2 or 4+2) over up to 8 nodes."""
+    assert_complete(case[1], case[0])
+
+
+@given(topologies(max_nodes=3, max_devices=5), requests(max_sets=3, max_per_set=3))
+@settings(max_examples=100, deadline=None)
+def test_the_symmetric_exhaustive_search_agrees_with_the_plain_one(
+    devices: list[Candidate], request: PlacementRequest
+) -> None:
+    assert valid_placement_exists(request, devices) == valid_placement_exists(
+        request, devices, symmetric=False
+    )
 
 
 # An arbiter set where the emptiest arbiter-capable device is also the only possible home of a
@@ -977,6 +1145,94 @@ def test_the_arbiter_trap_has_a_valid_placement() -> None:
 def test_balanced_arbiter_placement_is_complete_for_one_set() -> None:
     placed = plan_bricks(arbiter_request(), ARBITER_TRAP)
     check_plan(arbiter_request(), ARBITER_TRAP, placed)
+
+
+# ----------------------------------------------------------------------------------------------
+# The complete search behind the balanced placer (issue #14)
+
+
+def test_the_fast_path_does_not_run_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[PlacementRequest] = []
+
+    def spy(request: PlacementRequest, *args: object) -> dict[tuple[int, int], Candidate] | None:
+        calls.append(request)
+        return None
+
+    monkeypatch.setattr(planner, "complete_placement", spy)
+    devices = [cand(f"d{i}", f"n{i}", i % 3 + 1) for i in range(6)]
+    placed = plan_bricks(PlacementRequest(2, 3, GIB), devices)
+    assert calls == [] and all(p.reason.startswith("most free space") for p in placed)
+    with pytest.raises(NoSpace):  # the greedy pass fails: the search runs (and here finds none)
+        plan_bricks(PlacementRequest(2, 2, GIB), GREEDY_TRAP)
+    assert calls == [PlacementRequest(2, 2, GIB)]
+
+
+def test_a_proven_no_space_keeps_the_greedy_diagnosis() -> None:
+    devices = [cand("a", "n1", 1, 3 * GIB), cand("b", "n2", 2, 3 * GIB), cand("c", "n3", 3, GIB)]
+    request = PlacementRequest(3, 2, GIB)  # 6 bricks, the three nodes hold 2 + 2 + 0
+    with pytest.raises(NoSpace) as greedy:
+        BalancedPlacer().greedy(request, DeviceIndex(devices))
+    with pytest.raises(NoSpace) as caught:
+        plan_bricks(request, devices)
+    assert caught.value.detail == greedy.value.detail
+    assert caught.value.detail.startswith("no device has room for a 1 GiB brick")
+
+
+def test_the_search_gives_up_at_its_time_limit_and_says_so() -> None:
+    placer = BalancedPlacer(search_seconds=0.0)
+    with pytest.raises(NoSpace) as caught:
+        placer.place(arbiter_request(sets=2), DeviceIndex(ARBITER_SETS_TRAP))
+    detail = caught.value.detail
+    assert re.search(
+        r"; the complete placement search gave up after \d+ ms, having sized 0 of 4 ", detail
+    )
+    assert detail.endswith("so a placement may still exist")
+    with pytest.raises(SearchGaveUp, match="gave up after"):
+        complete_placement(arbiter_request(), ARBITER_SETS_TRAP, ARBITER_POSITION, seconds=0.0)
+
+
+def test_the_dry_run_explains_a_placement_the_search_found() -> None:
+    explain = Explanation()
+    placed = plan_bricks(PlacementRequest(2, 2, GIB), GREEDY_TRAP, explain=explain)
+    check_plan(PlacementRequest(2, 2, GIB), GREEDY_TRAP, placed)
+    assert explain.skipped  # what the greedy pass skipped, as before
+
+
+def test_arbiter_sets_that_need_every_node_for_both_brick_kinds() -> None:
+    """Three arbiter sets on three nodes: every node holds two data bricks and one arbiter on
+    one shared device, so each node takes both kinds (König's colouring, not a layout with
+    at most two mixed nodes)."""
+    request = arbiter_request(sets=3)
+    data = brick_space(GIB, 1.0, 4096).total
+    arbiter = brick_space(request.arbiter_brick_size, 1.0, 4096).total
+    devices = [cand(f"d{i}", f"n{i}", i, 2 * data + arbiter + 1) for i in (1, 2, 3)]
+    placed = BalancedPlacer().complete(request, DeviceIndex(devices), NoSpace("not tried"))
+    check_plan(request, devices, placed)
+    assert sorted(p.device_id for p in placed if p.arbiter) == ["d1", "d2", "d3"]
+    tight = [replace(d, free=d.free - 1) for d in devices]  # one KiB short everywhere
+    with pytest.raises(NoSpace, match="not tried"):
+        BalancedPlacer().complete(request, DeviceIndex(tight), NoSpace("not tried"))
+
+
+@given(
+    topologies(max_nodes=30, max_devices=60),
+    requests(max_sets=8, max_per_set=4),
+)
+@settings(max_examples=100, deadline=None)
+def test_the_search_finds_a_placement_whenever_the_greedy_pass_does(
+    devices: list[Candidate], request: PlacementRequest
+) -> None:
+    """On topologies too large for the exhaustive search: the search alone never proves
+    `No space` where the greedy pass placed, and what it places obeys every rule."""
+    index = DeviceIndex(devices)
+    try:
+        BalancedPlacer().greedy(request, index)
+    except NoSpace:
+        event("the greedy pass found nothing")
+        return
+    event("the greedy pass placed")
+    placed = BalancedPlacer().complete(request, index, NoSpace("the search found nothing"))
+    check_plan(request, devices, placed)
 
 
 # Heketi keeps separate arbiter and data feeds (internals §2.7): arbiter-only ring then the

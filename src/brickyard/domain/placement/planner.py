@@ -5,7 +5,9 @@ free space, preferring a zone the set does not use yet and, for arbiter volumes,
 dedicated to the brick's role. `HeketiRingPlacer` reproduces Heketi's first fit along a
 randomly rotated ring of devices interleaved by zone and node, for admins who want Heketi's
 exact behaviour. Both apply the same filters and never mutate their input: a plan is applied
-by the caller in one transaction, a failed plan leaves nothing behind.
+by the caller in one transaction, a failed plan leaves nothing behind. When the balanced
+placer's greedy pass fails, the complete search (search.py) decides exactly, so its
+`No space` means that no placement exists.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .rules import (
     different_zone,
     tag_filter,
 )
+from .search import DEFAULT_SEARCH_SECONDS, SearchGaveUp, complete_placement
 
 ARBITER_POSITION = 2  # Heketi places the arbiter at index 2 of a replica-3 set
 
@@ -218,12 +221,47 @@ class Placer(Protocol):
     ) -> list[PlacedBrick]: ...
 
 
+COMPLETE_SEARCH = "found by the complete search (the emptiest-first choice could not fit every set)"
+
+
 class BalancedPlacer:
-    """Emptiest acceptable device first; a new zone for the set before a used one."""
+    """Emptiest acceptable device first; a new zone for the set before a used one. When that
+    greedy pass finds no placement, an exact search over the same devices finds one if any
+    exists (search.py), so `No space` means that none does."""
+
+    def __init__(self, search_seconds: float = DEFAULT_SEARCH_SECONDS) -> None:
+        self.search_seconds = search_seconds
 
     def place(
         self, request: PlacementRequest, index: DeviceIndex, explain: Explanation | None = None
     ) -> list[PlacedBrick]:
+        try:
+            return self.greedy(request, index, explain)
+        except NoSpace as failure:
+            # The fast path stays as it was; only a failed greedy pass pays for the search.
+            return self.complete(request, index, failure)
+
+    def complete(
+        self, request: PlacementRequest, index: DeviceIndex, failure: NoSpace
+    ) -> list[PlacedBrick]:
+        """The complete search's placement, or `failure` (the greedy pass's diagnosis, now
+        proven) when none exists, or a NoSpace saying the search gave up."""
+        try:
+            found = complete_placement(request, index.all(), ARBITER_POSITION, self.search_seconds)
+        except SearchGaveUp as exc:
+            raise NoSpace(
+                f"{failure.detail}; the complete placement search {exc}, "
+                "so a placement may still exist"
+            ) from exc
+        placed = None if found is None else _checked_plan(request, found)
+        if placed is None:
+            raise failure
+        return placed
+
+    def greedy(
+        self, request: PlacementRequest, index: DeviceIndex, explain: Explanation | None = None
+    ) -> list[PlacedBrick]:
+        """One pass, set after set and position after position (Heketi's order)."""
         book = SpaceBook(request)
         filters = filters_for(request)
         placed: list[PlacedBrick] = []
@@ -305,6 +343,39 @@ class BalancedPlacer:
             slot.arbiter,
             reason,
         )
+
+
+def _checked_plan(
+    request: PlacementRequest, found: dict[tuple[int, int], Candidate]
+) -> list[PlacedBrick] | None:
+    """The search's plan as placed bricks, every brick checked again with the placers' own
+    filters and space book: a plan they refuse is not returned (it would be a bug in the
+    search, and the property tests would see the resulting wrong `No space`)."""
+    book = SpaceBook(request)
+    filters = filters_for(request)
+    placed: list[PlacedBrick] = []
+    for set_index in range(request.sets):
+        current = SetInProgress()
+        for position in range(request.bricks_per_set):
+            slot = Position(set_index, position, request.arbiter and position == ARBITER_POSITION)
+            chosen = found.get((set_index, position))
+            if chosen is None or _rejection(chosen, current, slot, filters, book, ""):
+                return None
+            space = book.need(chosen, slot)
+            book.take(chosen, space)
+            current.take(chosen, set_index, position)
+            placed.append(
+                PlacedBrick(
+                    chosen.device_id,
+                    chosen.node_id,
+                    set_index,
+                    position,
+                    space,
+                    slot.arbiter,
+                    COMPLETE_SEARCH,
+                )
+            )
+    return placed
 
 
 class HeketiRingPlacer:
