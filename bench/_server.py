@@ -122,11 +122,13 @@ class LoadMeter:
         self.busy = system_busy_seconds()
         self.own = self._own()
 
-    def foreign_cores(self) -> float:
+    def foreign_cores(self, extra_own: float = 0.0) -> float:
+        """``extra_own``: CPU seconds of our own processes the meter cannot see (children not
+        yet waited for, e.g. the benchmark's client processes), counted as ours."""
         elapsed = time.monotonic() - self.wall
         if elapsed <= 0:
             return 0.0
-        foreign = (system_busy_seconds() - self.busy) - (self._own() - self.own)
+        foreign = (system_busy_seconds() - self.busy) - (self._own() - self.own) - extra_own
         return max(0.0, foreign / elapsed)
 
 
@@ -169,10 +171,15 @@ class Server:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _server_env() -> dict[str, str]:
+def _server_env(pythonpath: Path | None = None) -> dict[str, str]:
     # HEKETI_* variables would override the config file; the benchmark wants exactly its own.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEKETI_", "BRICKYARD_"))}
     env["PYTHONUNBUFFERED"] = "1"
+    if pythonpath is not None:
+        # first on the path, ahead of the venv's editable install: the server runs that tree's
+        # code with this venv's dependencies (how bench/create.py --baseline runs old code)
+        rest = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = str(pythonpath) + (os.pathsep + rest if rest else "")
     return env
 
 
@@ -183,12 +190,14 @@ def running_server(
     startup_timeout: float = 30.0,
     wrapper: list[str] | None = None,
     python_args: list[str] | None = None,
+    pythonpath: Path | None = None,
 ) -> Iterator[Server]:
     """Start a fresh server (new temp dir, new SQLite DB, mock executor) and stop it afterwards.
 
     ``wrapper`` prefixes the command (e.g. ``py-spy record ... --``); ``python_args`` go to
-    the interpreter before ``-m`` (e.g. ``-m cProfile -o FILE``). The process and the
-    directory are removed even when the body raises.
+    the interpreter before ``-m`` (e.g. ``-m cProfile -o FILE``); ``pythonpath`` (a ``src``
+    directory) runs the server from another source tree. The process and the directory are
+    removed even when the body raises.
     """
     workdir = Path(tempfile.mkdtemp(prefix="brickyard-bench-"))
     port = free_port()
@@ -222,7 +231,7 @@ def running_server(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=_server_env(),
+                env=_server_env(pythonpath),
                 cwd=workdir,
             )
         server = Server(f"http://{HOST}:{port}", process, workdir, log_path)

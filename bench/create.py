@@ -3,37 +3,48 @@
 Workload (from the performance issue): a fresh server on the simulator (mock executor), a
 30 nodes x 4 devices topology in 3 zones loaded over REST, then 200 replica-3 1 GiB volumes
 created through the full asynchronous protocol (202 + Location, poll /queue/<id> every 10 ms,
-follow the 303), by one client and then by 8 concurrent clients; then fill to 1000 volumes,
-timing each block of 100 creates and GET /volumes; RSS of the server throughout.
+follow the 303), by one client and then by 8 concurrent client processes; then fill to 1000
+volumes, timing each block of 100 creates and GET /volumes; RSS of the server throughout.
 
-    .venv/bin/python bench/create.py            # full run (about 20 s on an idle machine)
+    .venv/bin/python bench/create.py            # full run (about 15 s)
     .venv/bin/python bench/create.py --quick    # smoke test, < 20 s
     .venv/bin/python bench/create.py --json-out results.json
+    .venv/bin/python bench/create.py --baseline HEAD   # old (HEAD) and new (working tree) code,
+                                                       # alternating, 3 rounds, medians side by side
 
 Everything runs on loopback against throw-away servers (temp dir, SQLite DB) that are stopped
 and removed at the end, also on errors. The client is raw httpx (see bench/_server.py); the
-topology-load timing uses our ``heketi-cli topology load``, as an operator would.
+8 concurrent clients are separate processes (bench/_create_clients.py), so that no GIL of ours
+is between them and the server. The topology-load timing uses our ``heketi-cli topology load``,
+as an operator would. ``--baseline REF`` checks REF out in a temporary git worktree under /tmp
+(removed at the end) and runs its server with PYTHONPATH=<worktree>/src on this venv.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import hashlib
 import json
 import os
 import platform
 import shlex
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _create_clients import ClientProcesses, ClientsRun
 from _server import (
     ADMIN_KEY,
     AsyncRest,
@@ -42,11 +53,14 @@ from _server import (
     Server,
     SyncRest,
     TopologySpec,
+    _server_env,
     count_topology,
     load_topology_rest,
     running_server,
     wait_until_idle,
 )
+
+REPO = Path(__file__).resolve().parent.parent
 
 VOLUME = {"size": 1, "durability": {"type": "replicate", "replicate": {"replica": 3}}}
 POLL = 0.010  # seconds between queue polls: fixed by the issue for this benchmark
@@ -71,7 +85,7 @@ FULL = Plan("full", TopologySpec(30, 4, 3), 200, 200, 8, 1000, 100, 20, 180.0, 1
 QUICK = Plan("quick", TopologySpec(3, 2, 3), 20, 20, 8, 60, 20, 5, 15.0, 60.0)
 
 # Heketi 10.4.1 on this kind of machine, same workload (from the issue).
-HEKETI = {
+HEKETI: dict[str, Any] = {
     "create_ms_first": (30.0, 50.0),
     "create_ms_1000": 120.0,
     "concurrent_200_s": 6.0,
@@ -82,6 +96,11 @@ HEKETI = {
 TARGET_SPEEDUP = 5.0
 TARGET_FLAT = 1.2
 TARGET_TOPOLOGY_S = 3.0
+# issue #14 item 2, with 8 client processes
+TARGET_SEQUENTIAL_MS = 3.5  # mean per sequential create
+TARGET_CONCURRENT_S = 0.5  # wall time of 200 creates by 8 clients (scaled for other counts)
+TARGET_RSS_START_MB = 45.0  # server RSS right after start
+TARGET_RSS_GROWTH = 1.2  # RSS at 1000 volumes / RSS at start
 BUSY_THRESHOLD = 0.15  # cores used by other processes above which a run counts as disturbed
 
 
@@ -120,7 +139,7 @@ def cpu_model() -> str:
 
 def code_version() -> dict[str, Any]:
     """The commit measured, and whether src/ had uncommitted changes (read-only git calls)."""
-    root = Path(__file__).resolve().parent.parent
+    root = REPO
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -157,8 +176,11 @@ def cli_command() -> list[str]:
     return [sys.executable, "-m", "brickyard.cli.heketi_cli"]
 
 
-def topology_load_cli(server: Server, spec: TopologySpec, timeout: float) -> dict[str, Any]:
-    """Time `heketi-cli topology load --json=FILE` (a new process, as an operator runs it)."""
+def topology_load_cli(
+    server: Server, spec: TopologySpec, timeout: float, pythonpath: Path | None = None
+) -> dict[str, Any]:
+    """Time `heketi-cli topology load --json=FILE` (a new process, as an operator runs it).
+    With ``pythonpath`` the CLI runs from that tree too: the old code's CLI for the old run."""
     path = server.workdir / "topology.json"
     path.write_text(json.dumps(spec.topology_json(), indent=2))
     command = [
@@ -174,6 +196,8 @@ def topology_load_cli(server: Server, spec: TopologySpec, timeout: float) -> dic
         f"--json={path}",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEKETI_CLI_")}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = _server_env(pythonpath)["PYTHONPATH"]
     started = time.perf_counter()
     try:
         done = subprocess.run(
@@ -282,6 +306,33 @@ async def _create_concurrent(
     return wall, latencies, polls
 
 
+def create_concurrent(server: Server, plan: Plan, in_process: bool) -> ClientsRun:
+    """The concurrent phase: ``plan.clients`` client processes (the default), or with
+    ``in_process`` the former mode of asyncio tasks in this process (one GIL for all clients,
+    so it measures our client as much as the server; kept for comparison with old figures)."""
+    if not in_process:
+        # the processes start and connect first; settle() and the measured window come after
+        with ClientProcesses(server.url, VOLUME, plan.concurrent, plan.clients, POLL, 3) as c:
+            settle(plan.settle)
+            return c.go(server)
+    settle(plan.settle)
+    meter = LoadMeter(server.pid)
+    cpu0 = server.cpu()
+    client_cpu0 = time.process_time()
+    wall, latencies, polls = asyncio.run(
+        _create_concurrent(server.url, plan.concurrent, plan.clients)
+    )
+    return ClientsRun(
+        wall=wall,
+        latencies=latencies,
+        polls=polls,
+        clients_cpu=time.process_time() - client_cpu0,
+        start_spread=0.0,
+        server_cpu=server.cpu() - cpu0,
+        other_load=meter.foreign_cores(),
+    )
+
+
 def time_list(rest: SyncRest, samples: int, expected: int) -> dict[str, float]:
     seconds = []
     for _ in range(samples):
@@ -301,8 +352,19 @@ def rss_mb(server: Server) -> dict[str, float]:
 # --- the run ---------------------------------------------------------------------------------
 
 
-def run(plan: Plan, server_prefix: list[str] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Setup:
+    """How one run starts its servers and clients."""
+
+    server_prefix: list[str] | None = None
+    pythonpath: Path | None = None  # None: the code this venv imports (this checkout)
+    in_process: bool = False  # concurrent clients as asyncio tasks instead of processes
+    code: dict[str, Any] | None = None  # what is measured, for the report
+
+
+def run(plan: Plan, setup: Setup) -> dict[str, Any]:
     spec = plan.topology
+    server_prefix = setup.server_prefix
     results: dict[str, Any] = {
         "plan": {k: v for k, v in asdict(plan).items() if k != "topology"},
         "topology": {"nodes": spec.nodes, "devices_per_node": spec.devices, "zones": spec.zones},
@@ -313,42 +375,40 @@ def run(plan: Plan, server_prefix: list[str] | None = None) -> dict[str, Any]:
             "kernel": platform.release(),
         },
         "poll_interval_ms": POLL * 1000,
-        "code": code_version(),
+        "code": setup.code or code_version(),
     }
 
     load: dict[str, float] = {}
     results["other_load_cores"] = load
 
     log(f"[1/6] topology load over raw REST ({spec.nodes}x{spec.devices}) on a fresh server")
-    with running_server() as server:
+    with running_server(pythonpath=setup.pythonpath) as server:
         meter = LoadMeter(server.pid)
         results["topology_rest_s"] = topology_load_rest(server, spec)
         load["topology_rest"] = meter.foreign_cores()
 
     log("[2/6] topology load with heketi-cli on a fresh server")
-    with running_server(wrapper=server_prefix) as server:
+    with running_server(wrapper=server_prefix, pythonpath=setup.pythonpath) as server:
         results["rss_start_mb"] = rss_mb(server)
         meter = LoadMeter(server.pid)
-        cli = topology_load_cli(server, spec, plan.cli_timeout)
+        cli = topology_load_cli(server, spec, plan.cli_timeout, setup.pythonpath)
         load["topology_cli"] = meter.foreign_cores()
         results["topology_cli"] = cli
         if not cli["ok"]:
             log(f"      heketi-cli failed ({cli['error']}); loading over REST instead")
             # a half-done CLI load may have left a cluster behind: start from a fresh server
-            return _continue_on_fresh_server(plan, results, server_prefix)
-        return _volumes(server, plan, results)
+            return _continue_on_fresh_server(plan, results, setup)
+        return _volumes(server, plan, results, setup)
 
 
-def _continue_on_fresh_server(
-    plan: Plan, results: dict[str, Any], server_prefix: list[str] | None
-) -> dict[str, Any]:
-    with running_server(wrapper=server_prefix) as server:
+def _continue_on_fresh_server(plan: Plan, results: dict[str, Any], setup: Setup) -> dict[str, Any]:
+    with running_server(wrapper=setup.server_prefix, pythonpath=setup.pythonpath) as server:
         results["rss_start_mb"] = rss_mb(server)
         topology_load_rest(server, plan.topology)
-        return _volumes(server, plan, results)
+        return _volumes(server, plan, results, setup)
 
 
-def _volumes(server: Server, plan: Plan, results: dict[str, Any]) -> dict[str, Any]:
+def _volumes(server: Server, plan: Plan, results: dict[str, Any], setup: Setup) -> dict[str, Any]:
     results["rss_empty_mb"] = rss_mb(server)
     load = results["other_load_cores"]
     blocks: list[dict[str, Any]] = []
@@ -407,29 +467,34 @@ def _volumes(server: Server, plan: Plan, results: dict[str, Any]) -> dict[str, A
         }
         results["rss_after_sequential_mb"] = rss_mb(server)
 
-        log(f"[4/6] {plan.concurrent} creates, {plan.clients} clients")
-        settle(plan.settle)
-        meter = LoadMeter(server.pid)
-        cpu0 = server.cpu()
-        client_cpu0 = time.process_time()
-        wall, latencies, polls = asyncio.run(
-            _create_concurrent(server.url, plan.concurrent, plan.clients)
-        )
-        load["concurrent"] = meter.foreign_cores()
-        cpu_ms = (server.cpu() - cpu0) * 1000 / plan.concurrent
+        mode = "tasks" if setup.in_process else "processes"
+        log(f"[4/6] {plan.concurrent} creates, {plan.clients} client {mode}")
+        conc = create_concurrent(server, plan, setup.in_process)
+        load["concurrent"] = conc.other_load
+        cpu_ms = conc.server_cpu * 1000 / plan.concurrent
+        client_ms = conc.clients_cpu * 1000 / plan.concurrent
+        cores = os.cpu_count() or 1
         results["concurrent"] = {
-            **summary_ms(latencies),
-            "polls_mean": statistics.fmean(polls),
+            **summary_ms(conc.latencies),
+            "mode": mode,
+            "polls_mean": statistics.fmean(conc.polls),
             "clients": plan.clients,
-            "wall_s": wall,
-            "per_s": plan.concurrent / wall,
+            "wall_s": conc.wall,
+            "per_s": plan.concurrent / conc.wall,
+            "start_spread_ms": conc.start_spread * 1000,
             "server_cpu_ms_per_create": cpu_ms,
-            "bench_client_cpu_s": time.process_time() - client_cpu0,
+            # the client floor: what the clients alone cost (all of them, CPU during the creates)
+            "clients_cpu_s": conc.clients_cpu,
+            "clients_cpu_ms_per_create": client_ms,
+            # the wall time if every core did nothing but this server's and these clients' work:
+            # on a machine that runs both, no client/server design goes below it
+            "cpu_floor_s": (conc.server_cpu + conc.clients_cpu) / cores,
         }
         offset = 0
         for n in _chunks(plan.concurrent, plan.block):
-            chunk = latencies[offset : offset + n]
-            block_row(chunk, f"{plan.clients} clients", cpu_ms, load["concurrent"])
+            chunk = conc.latencies[offset : offset + n]
+            label = "procs" if mode == "processes" else "tasks"
+            block_row(chunk, f"{plan.clients} {label}", cpu_ms, load["concurrent"])
             offset += n
 
         log(f"[5/6] fill to {plan.total} volumes, 1 client")
@@ -470,112 +535,163 @@ def settle(max_wait: float) -> None:
 # --- verdicts and report ---------------------------------------------------------------------
 
 
+def _row(
+    metric: str,
+    value: float | None,
+    target: str = "(info)",
+    *,
+    heketi: str = "-",
+    at_most: float | None = None,
+    above: float | None = None,
+    detail: bool = False,
+) -> dict[str, Any]:
+    """One figure. ``at_most`` / ``above`` make it a verdict (kept as numbers so that the median
+    of several runs can be judged the same way); ``detail`` rows only appear in the table that
+    compares runs (the single-run report shows them in its own sections)."""
+    return {
+        "metric": metric,
+        "value": value,
+        "heketi": heketi,
+        "target": target,
+        "at_most": at_most,
+        "above": above,
+        "detail": detail,
+        "pass": judge(value, at_most, above),
+    }
+
+
+def judge(value: float | None, at_most: float | None, above: float | None) -> bool | None:
+    if at_most is None and above is None:
+        return None
+    if value is None:
+        return False
+    return (at_most is None or value <= at_most) and (above is None or value > above)
+
+
 def verdicts(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
     blocks = results["blocks"]
     first, last = blocks[0], blocks[-1]
     seq = results["sequential"]
     conc = results["concurrent"]
-    speedup = seq["wall_s"] / plan.sequential * plan.concurrent / conc["wall_s"]
+    one_client_wall = seq["wall_s"] / plan.sequential * plan.concurrent
+    speedup = one_client_wall / conc["wall_s"]
     cli = results["topology_cli"]
-    rss_empty = results["rss_empty_mb"]["rss"]
+    rss_start = results["rss_start_mb"]["rss"]
     rss_full = results["rss_full_mb"]["rss"]
     heketi_first = HEKETI["create_ms_first"]
-    rows = [
-        {
-            "metric": f"sequential create, mean of {seq['n']} (ms)",
-            "value": seq["mean"],
-            "heketi": f"{heketi_first[0]:.0f}-{heketi_first[1]:.0f}",
-            "target": f"<= {heketi_first[0] / TARGET_SPEEDUP:.1f} (5x lower)",
-            "pass": seq["mean"] <= heketi_first[0] / TARGET_SPEEDUP,
-        },
-        {
-            "metric": f"create mean, last block {last['volumes']} (ms)",
-            "value": last["mean"],
-            "heketi": f"~{HEKETI['create_ms_1000']:.0f}",
-            "target": f"<= {HEKETI['create_ms_1000'] / TARGET_SPEEDUP:.1f} (5x lower)",
-            "pass": last["mean"] <= HEKETI["create_ms_1000"] / TARGET_SPEEDUP,
-        },
-        {
-            "metric": "flatness: last block / first block",
-            "value": last["mean"] / first["mean"],
-            "heketi": f"~{HEKETI['create_ms_1000'] / sum(heketi_first) * 2:.1f}",
-            "target": f"<= {TARGET_FLAT}",
-            "pass": last["mean"] / first["mean"] <= TARGET_FLAT,
-        },
-        {
-            "metric": "flatness by server CPU/create: last / first block",
-            "value": last["server_cpu_ms_per_create"] / first["server_cpu_ms_per_create"],
-            "heketi": "-",
-            "target": "(info)",
-            "pass": None,
-        },
-        {
-            "metric": "flatness by median: last block / first block",
-            "value": last["median"] / first["median"],
-            "heketi": "-",
-            "target": "(info)",
-            "pass": None,
-        },
-        {
-            "metric": f"{plan.concurrent} creates, {plan.clients} clients, wall (s)",
-            "value": conc["wall_s"],
-            "heketi": f"~{HEKETI['concurrent_200_s']:.0f}",
-            "target": f"< 1-client wall ({seq['wall_s'] / plan.sequential * plan.concurrent:.2f})",
-            "pass": speedup > 1.0,
-        },
-        {
-            "metric": f"{plan.clients}-client speed-up over 1 client (x)",
-            "value": speedup,
-            "heketi": "-",
-            "target": "> 1",
-            "pass": speedup > 1.0,
-        },
-        {
-            "metric": (
-                f"topology load {plan.topology.nodes}x{plan.topology.devices}, heketi-cli (s)"
-            ),
-            "value": cli["seconds"] if cli["ok"] else None,
-            "heketi": f"{HEKETI['topology_load_s']:.0f}",
-            "target": f"< {TARGET_TOPOLOGY_S:.0f}",
-            "pass": bool(cli["ok"] and cli["seconds"] < TARGET_TOPOLOGY_S),
-        },
-        {
-            "metric": "topology load, raw REST (s)",
-            "value": results["topology_rest_s"],
-            "heketi": "-",
-            "target": "(info)",
-            "pass": None,
-        },
-        {
-            "metric": "RSS empty, after topology load (MiB)",
-            "value": rss_empty,
-            "heketi": f"{HEKETI['rss_empty_mb']:.0f}",
-            "target": "(baseline)",
-            "pass": None,
-        },
-        {
-            "metric": f"RSS at {plan.total} volumes (MiB)",
-            "value": rss_full,
-            "heketi": f"{HEKETI['rss_1000_mb']:.0f}",
-            "target": f"<= {TARGET_FLAT} x empty ({rss_empty * TARGET_FLAT:.1f})",
-            "pass": rss_full <= rss_empty * TARGET_FLAT,
-        },
-        {
-            "metric": "peak RSS, VmHWM (MiB)",
-            "value": results["rss_full_mb"]["hwm"],
-            "heketi": "-",
-            "target": "(info)",
-            "pass": None,
-        },
-        {
-            "metric": f"GET /volumes at {plan.total} volumes, median (ms)",
-            "value": results["list_full_ms"]["median"],
-            "heketi": "-",
-            "target": "(info)",
-            "pass": None,
-        },
+    conc_target = TARGET_CONCURRENT_S * plan.concurrent / 200
+    clients = f"{plan.clients} client {conc.get('mode', 'processes')}"
+    floor = results["request_floor_ms"]
+    return [
+        _row(
+            f"sequential create, mean of {seq['n']} (ms)",
+            seq["mean"],
+            f"<= {TARGET_SEQUENTIAL_MS} (#14)",
+            heketi=f"{heketi_first[0]:.0f}-{heketi_first[1]:.0f}",
+            at_most=TARGET_SEQUENTIAL_MS,
+        ),
+        _row("sequential create, median (ms)", seq["median"], detail=True),
+        _row("sequential create, p95 (ms)", seq["p95"], detail=True),
+        _row(
+            "sequential: server CPU per create (ms)", seq["server_cpu_ms_per_create"], detail=True
+        ),
+        _row(
+            f"create mean, last block {last['volumes']} (ms)",
+            last["mean"],
+            f"<= {HEKETI['create_ms_1000'] / TARGET_SPEEDUP:.1f} (5x lower)",
+            heketi=f"~{HEKETI['create_ms_1000']:.0f}",
+            at_most=HEKETI["create_ms_1000"] / TARGET_SPEEDUP,
+        ),
+        _row(
+            "flatness: last block / first block",
+            last["mean"] / first["mean"],
+            f"<= {TARGET_FLAT}",
+            heketi=f"~{HEKETI['create_ms_1000'] / sum(heketi_first) * 2:.1f}",
+            at_most=TARGET_FLAT,
+        ),
+        _row(
+            "flatness by server CPU/create: last / first block",
+            last["server_cpu_ms_per_create"] / first["server_cpu_ms_per_create"],
+        ),
+        _row("flatness by median: last block / first block", last["median"] / first["median"]),
+        _row(
+            f"{plan.concurrent} creates, {clients}, wall (s)",
+            conc["wall_s"],
+            f"<= {conc_target:.2f} (#14)",
+            heketi=f"~{HEKETI['concurrent_200_s'] * plan.concurrent / 200:.1f}",
+            at_most=conc_target,
+        ),
+        _row(f"{plan.clients} clients: creates/s", conc["per_s"], detail=True),
+        _row(f"{plan.clients} clients: latency p50 (ms)", conc["median"], detail=True),
+        _row(f"{plan.clients} clients: latency p95 (ms)", conc["p95"], detail=True),
+        _row(
+            f"{plan.clients} clients: server CPU per create (ms)",
+            conc["server_cpu_ms_per_create"],
+            detail=True,
+        ),
+        _row(
+            f"{plan.clients} clients: clients' CPU per create (ms)",
+            conc["clients_cpu_ms_per_create"],
+            detail=True,
+        ),
+        _row(
+            f"{plan.clients} clients: CPU floor, (server+clients CPU)/cores (s)",
+            conc["cpu_floor_s"],
+            detail=True,
+        ),
+        _row(
+            f"{plan.clients}-client speed-up over 1 client (x)",
+            speedup,
+            "> 1",
+            above=1.0,
+        ),
+        _row(
+            f"1 client, the same {plan.concurrent} creates, wall (s)", one_client_wall, detail=True
+        ),
+        _row(
+            f"topology load {plan.topology.nodes}x{plan.topology.devices}, heketi-cli (s)",
+            cli["seconds"] if cli["ok"] else None,
+            f"< {TARGET_TOPOLOGY_S:.0f}",
+            heketi=f"{HEKETI['topology_load_s']:.0f}",
+            at_most=TARGET_TOPOLOGY_S,
+        ),
+        _row("topology load, raw REST (s)", results["topology_rest_s"]),
+        _row(
+            "RSS at start (MiB)",
+            rss_start,
+            f"<= {TARGET_RSS_START_MB:.0f} (#14)",
+            heketi=f"{HEKETI['rss_empty_mb']:.0f} (empty)",
+            at_most=TARGET_RSS_START_MB,
+        ),
+        _row("RSS after topology load (MiB)", results["rss_empty_mb"]["rss"]),
+        _row(
+            f"RSS at {plan.total} volumes (MiB)",
+            rss_full,
+            f"(<= {TARGET_RSS_GROWTH} x start)",
+            heketi=f"{HEKETI['rss_1000_mb']:.0f}",
+        ),
+        _row(
+            f"RSS at {plan.total} volumes / at start",
+            rss_full / rss_start,
+            f"<= {TARGET_RSS_GROWTH} (#14)",
+            heketi=f"{HEKETI['rss_1000_mb'] / HEKETI['rss_empty_mb']:.1f}",
+            at_most=TARGET_RSS_GROWTH,
+        ),
+        _row("peak RSS, VmHWM (MiB)", results["rss_full_mb"]["hwm"]),
+        _row(
+            f"GET /volumes at {plan.total} volumes, median (ms)", results["list_full_ms"]["median"]
+        ),
+        _row("request floor: GET /hello (ms)", floor["hello_ms"], detail=True),
+        _row(
+            "request floor: GET /clusters/<id> with JWT (ms)", floor["cluster_info_ms"], detail=True
+        ),
+        _row(
+            "other processes while measuring, max (cores)",
+            max(results["other_load_cores"].values()),
+            f"(< {BUSY_THRESHOLD} for clean figures)",
+            detail=True,
+        ),
     ]
-    return rows
 
 
 def _fmt(value: Any) -> str:
@@ -584,6 +700,21 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
     return str(value)
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    return "-" if row["pass"] is None else ("PASS" if row["pass"] else "FAIL")
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned columns, the first row a header underlined with dashes."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for i, cells in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return lines
 
 
 def report(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
@@ -601,13 +732,11 @@ def report(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     header = ("metric", "brickyard", "heketi 10.4.1", "target", "result")
     table = [header]
     for row in rows:
-        verdict = "-" if row["pass"] is None else ("PASS" if row["pass"] else "FAIL")
-        table.append((row["metric"], _fmt(row["value"]), row["heketi"], row["target"], verdict))
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    for i, row_cells in enumerate(table):
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row_cells, widths, strict=True)))
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
+        if not row["detail"]:
+            table.append(
+                (row["metric"], _fmt(row["value"]), row["heketi"], row["target"], _verdict(row))
+            )
+    lines += _table(table)
     cli = results["topology_cli"]
     if not cli["ok"]:
         lines.append(f"\nheketi-cli topology load failed: {cli['error']}")
@@ -623,7 +752,17 @@ def report(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         f"{conc['clients']} clients ({conc['n']:>4})     {conc['mean']:<7.2f} "
         f"{conc['median']:<7.2f} {conc['p95']:<7.2f} {conc['max']:<7.2f} "
         f"{conc['server_cpu_ms_per_create']:<6.2f} ms          {conc['per_s']:.0f}/s "
-        f"(wall {conc['wall_s']:.2f} s, bench client CPU {conc['bench_client_cpu_s']:.2f} s)",
+        f"(wall {conc['wall_s']:.2f} s)",
+        f"{conc['clients']} clients are {conc['mode']}"
+        + (
+            f" (started {conc['start_spread_ms']:.1f} ms apart at most)"
+            if conc["mode"] == "processes"
+            else " in the benchmark's own interpreter"
+        )
+        + f"; client floor: the clients used {conc['clients_cpu_s']:.2f} s of CPU "
+        f"({conc['clients_cpu_ms_per_create']:.2f} ms per create); CPU floor of the wall "
+        f"(server + clients CPU over {results['machine']['cores']} cores): "
+        f"{conc['cpu_floor_s']:.2f} s",
         f"1 client, mean per step: POST {seq['steps_ms']['submit']:.2f} ms, "
         f"polling {seq['steps_ms']['wait']:.2f} ms ({seq['polls_mean']:.2f} polls; done at the "
         f"first poll in {100 * seq['first_poll_done']:.0f}%), "
@@ -672,6 +811,196 @@ def report(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# --- old and new code side by side ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    label: str  # "old <commit>" or "new"
+    src: Path  # the tree whose code runs
+    setup: Setup
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
+    if done.returncode != 0:
+        raise BenchError(f"git {' '.join(args)}: {done.stderr.strip()[:300]}")
+    return done.stdout.strip()
+
+
+@contextlib.contextmanager
+def baseline_tree(ref: str) -> Iterator[tuple[str, Path]]:
+    """REF checked out, detached, in a temporary git worktree under /tmp; yields its short
+    commit and its src/. The worktree is removed afterwards, also on errors and timeouts."""
+    commit = _git("rev-parse", "--short", f"{ref}^{{commit}}")
+    parent = Path(tempfile.mkdtemp(prefix="brickyard-baseline-"))
+    tree = parent / "tree"  # `git worktree add` wants a path that does not exist yet
+    try:
+        log(f"baseline: {ref} = {commit}, worktree {tree}")
+        _git("worktree", "add", "--detach", str(tree), commit)
+        yield commit, tree / "src"
+    finally:
+        if tree.exists():
+            try:
+                _git("worktree", "remove", "--force", str(tree))
+            except BenchError as exc:
+                log(f"could not remove the worktree {tree} ({exc}): run `git worktree prune`")
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def imported_from(pythonpath: Path) -> Path:
+    """Where a server started with this PYTHONPATH imports brickyard from: checked once per
+    variant, so that a wrong path cannot silently measure the same code twice."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import brickyard; print(brickyard.__file__)"],
+        env=_server_env(pythonpath),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"cannot import brickyard from {pythonpath}: {done.stderr[-300:]}")
+    origin = Path(done.stdout.strip()).resolve()
+    if pythonpath.resolve() not in origin.parents:
+        raise BenchError(f"PYTHONPATH={pythonpath} imports brickyard from {origin}")
+    return origin
+
+
+def src_fingerprint(src: Path) -> str:
+    """A hash of a tree's sources. The new code is the working tree, which someone may edit
+    while the benchmark runs: a change between rounds is reported, not hidden."""
+    digest = hashlib.sha256()
+    for path in sorted(src.rglob("*")):
+        relative = path.relative_to(src)
+        if not path.is_file() or "__pycache__" in relative.parts:
+            continue
+        if relative.parts[0].endswith(".egg-info"):
+            continue
+        digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def run_rounds(plan: Plan, variants: list[Variant], rounds: int) -> list[dict[str, Any]]:
+    """``rounds`` full runs of every variant, alternating, and in reverse order every other
+    round (old, new, new, old, old, new): a machine whose load drifts during the rounds then
+    slows both sides alike, and neither always runs first (with its cold caches)."""
+    runs: list[dict[str, Any]] = []
+    for index in range(rounds):
+        order = variants if index % 2 == 0 else variants[::-1]
+        for variant in order:
+            log(f"=== round {index + 1}/{rounds}: {variant.label} ({variant.src})")
+            fingerprint = src_fingerprint(variant.src)
+            started = time.perf_counter()
+            results = run(plan, variant.setup)
+            results["run_seconds"] = time.perf_counter() - started
+            results["src_fingerprint"] = fingerprint
+            results["verdicts"] = verdicts(results, plan)
+            runs.append({"variant": variant.label, "round": index + 1, "results": results})
+            log(f"    {_run_line(results)}")
+    return runs
+
+
+def _run_line(results: dict[str, Any]) -> str:
+    seq, conc = results["sequential"], results["concurrent"]
+    return (
+        f"sequential {seq['mean']:.2f} ms (server CPU {seq['server_cpu_ms_per_create']:.2f}), "
+        f"{conc['clients']} clients {conc['wall_s']:.2f} s (server CPU "
+        f"{conc['server_cpu_ms_per_create']:.2f}, clients {conc['clients_cpu_ms_per_create']:.2f}"
+        f" ms/create), RSS {results['rss_start_mb']['rss']:.1f} -> "
+        f"{results['rss_full_mb']['rss']:.1f} MiB, other load <= "
+        f"{max(results['other_load_cores'].values()):.2f} cores, {results['run_seconds']:.0f} s"
+    )
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if len(present) == len(values) and present else None
+
+
+def comparison(
+    runs: list[dict[str, Any]], variants: list[Variant]
+) -> tuple[list[dict[str, Any]], str]:
+    """Per figure, each variant's median over its runs (judged against the target), its range,
+    and the ratio new / old."""
+    labels = [v.label for v in variants]
+    rows_by_label = {
+        label: [r["results"]["verdicts"] for r in runs if r["variant"] == label] for label in labels
+    }
+    reference = rows_by_label[labels[0]][0]
+    compared: list[dict[str, Any]] = []
+    header = ["metric"]
+    for label in labels:
+        header.append(f"{label}: median [min-max]")
+    if len(labels) == 2:
+        header.append(f"{labels[1]} / {labels[0]}")
+    header += ["target", *(f"{label}" for label in labels)]
+    table: list[tuple[str, ...]] = [tuple(header)]
+    for i, row in enumerate(reference):
+        entry: dict[str, Any] = {"metric": row["metric"], "target": row["target"]}
+        cells = [row["metric"]]
+        medians = []
+        for label in labels:
+            values = [rows[i]["value"] for rows in rows_by_label[label]]
+            if any(rows[i]["metric"] != row["metric"] for rows in rows_by_label[label]):
+                raise BenchError(f"runs disagree on the figures: {row['metric']}")
+            median = _median(values)
+            medians.append(median)
+            entry[label] = {"median": median, "values": values}
+            present = [v for v in values if v is not None]
+            spread = f" [{_fmt(min(present))}-{_fmt(max(present))}]" if len(present) > 1 else ""
+            cells.append(_fmt(median) + spread)
+        if len(labels) == 2:
+            old, new = medians
+            ratio = new / old if old and new is not None else None
+            entry["ratio"] = ratio
+            cells.append("n/a" if ratio is None else f"{ratio:.2f}")
+        cells.append(row["target"])
+        for label, median in zip(labels, medians, strict=True):
+            verdict = judge(median, row["at_most"], row["above"])
+            entry[f"{label} pass"] = verdict
+            cells.append("-" if verdict is None else ("PASS" if verdict else "FAIL"))
+        compared.append(entry)
+        table.append(tuple(cells))
+    return compared, "\n".join(_table(table))
+
+
+def comparison_report(
+    runs: list[dict[str, Any]], variants: list[Variant], table: str, rounds: int
+) -> str:
+    first = runs[0]["results"]
+    m, t, plan = first["machine"], first["topology"], first["plan"]
+    lines = [
+        f"Brickyard create benchmark ({plan['name']}), {rounds} round(s): {t['nodes']} nodes x "
+        f"{t['devices_per_node']} devices in {t['zones']} zones, replica-3 1 GiB volumes, "
+        f"{plan['sequential']} sequential + {plan['concurrent']} by {plan['clients']} client "
+        f"{first['concurrent']['mode']}, filled to {plan['total']}; queue polled every "
+        f"{first['poll_interval_ms']:.0f} ms",
+        f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, kernel {m['kernel']}",
+    ]
+    for variant in variants:
+        code = next(r for r in runs if r["variant"] == variant.label)["results"]["code"]
+        dirty = " + uncommitted changes in src/" if code.get("src_modified") else ""
+        lines.append(f"{variant.label}: commit {code['commit']}{dirty}, from {variant.src}")
+    lines += ["run order: " + ", ".join(f"{r['variant']}" for r in runs), "", table, ""]
+    lines.append("runs, in order:")
+    for r in runs:
+        lines.append(f"  {r['round']} {r['variant']:<12} {_run_line(r['results'])}")
+    busy = [r for r in runs if max(r["results"]["other_load_cores"].values()) > BUSY_THRESHOLD]
+    if busy:
+        lines.append(
+            f"WARNING: in {len(busy)} of {len(runs)} runs other processes used more than "
+            f"{BUSY_THRESHOLD} cores: wall-clock figures are disturbed (CPU per create is not)"
+        )
+    for variant in variants:
+        prints = {r["results"]["src_fingerprint"] for r in runs if r["variant"] == variant.label}
+        if len(prints) > 1:
+            lines.append(f"WARNING: the code of {variant.label} changed between its runs")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small smoke-test variant (< 20 s)")
@@ -689,34 +1018,85 @@ def main(argv: list[str] | None = None) -> int:
         help="run the measured server under this command, e.g. a profiler: "
         "'py-spy record -f raw -o stacks.txt --' (timings then include its overhead)",
     )
+    parser.add_argument(
+        "--baseline",
+        nargs="?",
+        const="HEAD",
+        metavar="REF",
+        help="also run the code of git REF (default HEAD; e.g. ca72cfe) from a temporary "
+        "worktree, alternating with this checkout's code, and compare the medians",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        metavar="N",
+        help="full runs per code version (default 3 with --baseline, else 1)",
+    )
+    parser.add_argument(
+        "--clients-in-process",
+        action="store_true",
+        help="the concurrent clients as asyncio tasks in this process (the former mode, whose "
+        "shared GIL limits the clients) instead of separate processes",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     if args.wait_idle > 0:
         plan = replace(plan, settle=args.wait_idle, deadline=plan.deadline + 20 * args.wait_idle)
+    rounds = args.rounds or (3 if args.baseline else 1)
+    if rounds < 1:
+        parser.error("--rounds must be at least 1")
+    setup = Setup(
+        server_prefix=shlex.split(args.server_prefix) if args.server_prefix else None,
+        in_process=args.clients_in_process,
+    )
+    runs_total = rounds * (2 if args.baseline else 1)
+    deadline = plan.deadline * runs_total
 
     def on_alarm(signum: int, frame: object) -> None:
-        raise BenchError(f"benchmark exceeded its {plan.deadline:.0f} s deadline")
+        raise BenchError(f"benchmark exceeded its {deadline:.0f} s deadline")
 
     if args.wait_idle > 0:
         log(f"waiting up to {args.wait_idle:.0f} s for an idle machine")
         log(f"other processes use {wait_until_idle(args.wait_idle):.2f} cores")
     signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(int(plan.deadline))
+    signal.alarm(int(deadline))
     started = time.perf_counter()
     try:
-        results = run(plan, shlex.split(args.server_prefix) if args.server_prefix else None)
+        with contextlib.ExitStack() as stack:
+            new_src = REPO / "src"
+            variants = [Variant("new", new_src, setup)]
+            if args.baseline:
+                commit, old_src = stack.enter_context(baseline_tree(args.baseline))
+                old = replace(
+                    setup,
+                    pythonpath=old_src,
+                    code={"commit": commit, "src_modified": False, "ref": args.baseline},
+                )
+                # both sides import through PYTHONPATH, so they start up the same way
+                variants = [
+                    Variant(f"old {commit}", old_src, old),
+                    Variant("new", new_src, replace(setup, pythonpath=new_src)),
+                ]
+                for variant in variants:
+                    log(f"{variant.label}: imports {imported_from(variant.src)}")
+            runs = run_rounds(plan, variants, rounds)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
     finally:
         signal.alarm(0)
-    results["run_seconds"] = time.perf_counter() - started
-    rows = verdicts(results, plan)
-    results["verdicts"] = rows
-    print(report(results, rows))
-    print(f"\n(run took {results['run_seconds']:.1f} s)")
+    seconds = time.perf_counter() - started
+    if len(runs) == 1:
+        results = runs[0]["results"]
+        print(report(results, results["verdicts"]))
+        output: dict[str, Any] = results
+    else:
+        compared, table = comparison(runs, variants)
+        print(comparison_report(runs, variants, table, rounds))
+        output = {"runs": runs, "comparison": compared}
+    print(f"\n(run took {seconds:.1f} s)")
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(results, indent=2) + "\n")
+        Path(args.json_out).write_text(json.dumps(output, indent=2, default=str) + "\n")
     return 0
 
 
