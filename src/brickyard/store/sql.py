@@ -290,7 +290,7 @@ class Transaction:
 
     # -- clusters ---------------------------------------------------------------------------
     def cluster_ids(self) -> list[str]:
-        return self._ids(clusters)
+        return list(self.conn.execute(_CLUSTER_IDS).scalars())
 
     def cluster_node_ids(self, cluster_id: str) -> list[str]:
         return self._ids(nodes, nodes.c.cluster_id == cluster_id)
@@ -327,12 +327,7 @@ class Transaction:
     def mount_hosts(self, cluster_id: str) -> list[str]:
         """storage[0] of every node of the cluster, ascending node id (Heketi's mount hosts),
         without failed (removed) nodes: a node that left is no mount or backup volfile server."""
-        stmt = (
-            select(nodes.c.storage_hostname)
-            .where(nodes.c.cluster_id == cluster_id, nodes.c.state != EntryState.FAILED.value)
-            .order_by(nodes.c.id)
-        )
-        return list(self.conn.execute(stmt).scalars())
+        return list(self.conn.execute(_MOUNT_HOSTS, {"cluster_id": cluster_id}).scalars())
 
     # -- nodes ----------------------------------------------------------------------------
     def node_with_hostname(
@@ -418,11 +413,13 @@ class Transaction:
         return self._ids(volumes, volumes.c.pending_op_id == "")
 
     def volume_named(self, cluster_id: str, name: str) -> Volume | None:
-        found = self._where(Volume, volumes.c.cluster_id == cluster_id, volumes.c.name == name)
-        return found[0] if found else None
+        params = {"cluster_id": cluster_id, "name": name}
+        row = self.conn.execute(_VOLUME_NAMED, params).mappings().first()
+        return rows.volume_from(row) if row is not None else None
 
     def volume_bricks(self, volume_id: str) -> list[Brick]:
-        return self._where(Brick, bricks.c.volume_id == volume_id)
+        found = self.conn.execute(_VOLUME_BRICKS, {"volume_id": volume_id}).mappings()
+        return [rows.brick_from(r) for r in found]
 
     def operation_bricks(self, op_id: str) -> list[Brick]:
         return self._where(Brick, bricks.c.pending_op_id == op_id)
@@ -579,6 +576,26 @@ _BUMP_COUNTER = (
     .returning(counters.c.value)
 )
 _DB_TIME = text("SELECT extract(epoch FROM clock_timestamp())")
+# Statements of the create and volume-info paths, built once (building one per call cost more
+# than SQLite running it).
+_CLUSTER_IDS = select(clusters.c.id).order_by(clusters.c.id)
+_MOUNT_HOSTS = (
+    select(nodes.c.storage_hostname)
+    .where(
+        nodes.c.cluster_id == bindparam("cluster_id"),
+        nodes.c.state != EntryState.FAILED.value,
+    )
+    .order_by(nodes.c.id)
+)
+_VOLUME_NAMED = (
+    select(volumes)
+    .where(volumes.c.cluster_id == bindparam("cluster_id"), volumes.c.name == bindparam("name"))
+    .order_by(volumes.c.id)
+    .limit(1)
+)
+_VOLUME_BRICKS = (
+    select(bricks).where(bricks.c.volume_id == bindparam("volume_id")).order_by(bricks.c.id)
+)
 _NTH_VOLUME = (
     select(volumes.c.id)
     .where(volumes.c.cluster_id == bindparam("cluster_id"))
