@@ -27,7 +27,6 @@ from .domain.errors import InvalidRequest
 from .domain.sizing import BrickLimits
 from .domain.units import GIB
 from .nodes.commands.settings import CommandSettings
-from .nodes.kube import KubeTransport
 from .nodes.port import NodeAgent
 from .nodes.remote import RemoteNodeAgent
 from .nodes.sim import SimNodeAgent, SimWorld
@@ -182,6 +181,9 @@ def build_agent(settings: Settings) -> NodeAgent:
         return RemoteNodeAgent(SshTransport(settings_), command_settings(ssh))
     if executor in ("kube", "kubernetes"):
         # Exec into the pod labelled glusterfs-node=<host>; proven against a fake API only.
+        # Imported here: httpx and websockets are loaded only by servers that use them.
+        from .nodes.kube import KubeTransport
+
         return RemoteNodeAgent(KubeTransport(g.kubeexec), command_settings(g.kubeexec))
     raise ConfigError(
         f"glusterfs.executor: '{executor}' is not available in this version; "

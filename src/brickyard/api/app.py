@@ -20,7 +20,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..domain.errors import BrickyardError, Busy, Conflict, InvalidRequest, NotFound
 from .auth import AuthError, authenticate, authorize
 from .decode import DecodeError
-from .metrics import CONTENT_TYPE, build_registry, render
 from .responses import empty, text_error
 from .routes import admin, clusters, devices, extras, nodes, queue, volumes
 from .state import ApiState
@@ -118,10 +117,10 @@ def route_match(router: Router, scope: Scope, path: str) -> Match:
 class HeketiPipeline:
     """Pure ASGI middleware: cheaper than BaseHTTPMiddleware on every request."""
 
-    def __init__(self, app: ASGIApp, state: ApiState, metrics: Any, router: Router) -> None:
+    def __init__(self, app: ASGIApp, state: ApiState, router: Router) -> None:
         self.app = app
         self.state = state
-        self.metrics = metrics
+        self.metrics: Any = None  # the Prometheus registry, made at the first scrape
         self.router = router
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -145,13 +144,22 @@ class HeketiPipeline:
         if method == "GET" and path == "/hello":
             return Response("Hello from Heketi", media_type="text/plain; charset=UTF-8")
         if method == "GET" and path == "/metrics":
-            return Response(render(self.metrics), media_type=CONTENT_TYPE)
+            return self._metrics()
         rejection = self._check(scope, method, decoded, path)
         if rejection is not None:
             return rejection
         if len(path) > 1 and path.endswith("/"):
             return self._strict_slash(scope, method, decoded)
         return None
+
+    def _metrics(self) -> Response:
+        # prometheus_client (and its http.server, wsgiref, urllib.request) is imported by the
+        # first scrape, not at start: a server nobody scrapes never loads it.
+        from .metrics import CONTENT_TYPE, build_registry, render
+
+        if self.metrics is None:
+            self.metrics = build_registry(self.state.services.ctx)
+        return Response(render(self.metrics), media_type=CONTENT_TYPE)
 
     def _strict_slash(self, scope: Scope, method: str, decoded: bytes) -> Response | None:
         """Heketi's router (StrictSlash) matches "/clusters/" as "/clusters" and redirects; the
@@ -222,10 +230,5 @@ def create_app(state: ApiState) -> FastAPI:
             return empty(405)
         return text_error(exc.status_code, str(exc.detail))
 
-    app.add_middleware(
-        HeketiPipeline,
-        state=state,
-        metrics=build_registry(state.services.ctx),
-        router=app.router,
-    )
+    app.add_middleware(HeketiPipeline, state=state, router=app.router)
     return app

@@ -8,14 +8,6 @@ from collections.abc import Sequence
 
 import click
 
-from .commands_migrate import (
-    Database,
-    MigrationError,
-    export_text,
-    import_text,
-    read_input,
-    write_output,
-)
 from .serve import run_server, version_text
 
 
@@ -56,6 +48,9 @@ def db_import(jsonfile: str, dbfile: str, debug: bool) -> None:
     """import creates a db file from JSON input"""
     _require(jsonfile, "Please provide file for input")
     _require(dbfile, "Please provide path for db file")
+    # Imported here, not at the top: the server started by this entry point never needs it.
+    from .commands_migrate import Database, MigrationError, import_text, read_input
+
     database = Database.at(dbfile)
     try:
         # As Heketi: a new database file, never one that exists.
@@ -79,6 +74,8 @@ def db_export(dbfile: str, jsonfile: str, debug: bool) -> None:
     """export creates a JSON file from a db file"""
     _require(jsonfile, "Please provide file for input")
     _require(dbfile, "Please provide path for db file")
+    from .commands_migrate import Database, MigrationError, export_text, write_output
+
     try:
         write_output(jsonfile, export_text(Database.at(dbfile)))
     except MigrationError as exc:

@@ -6,8 +6,6 @@ import hashlib
 import time
 import warnings
 
-import jwt
-
 __all__ = ["TOKEN_LIFETIME", "authorization_header", "make_token", "qsh"]
 
 #: Seconds a token stays valid (the Go client uses five minutes).
@@ -32,6 +30,10 @@ def make_token(
         "exp": issued + TOKEN_LIFETIME,
         "qsh": qsh(method, path),
     }
+    # PyJWT, with the `cryptography` it loads (about 9 MiB), is imported when the first token is
+    # made: `brickyard serve` builds the client's command tree but never makes one.
+    import jwt
+
     with warnings.catch_warnings():
         # Heketi secrets are often short ("My Secret"); PyJWT's key-length advice is noise here.
         warnings.simplefilter("ignore")

@@ -1,16 +1,28 @@
-"""Bring a database to the newest schema with Alembic (run at every server start)."""
+"""Bring a database to the newest schema with Alembic (run at every server start).
+
+A database already at the newest revision, as at most starts, is recognised by reading its
+``alembic_version`` table with SQLAlchemy: Alembic (with Mako, and Pygments where installed:
+about 10 MiB of the server's memory) is imported only when there is something to upgrade, or a
+revision to refuse. The newest revision is read from the migration files (`head_revisions`),
+without importing them or Alembic; a test holds it equal to Alembic's own head."""
 
 from __future__ import annotations
 
+import ast
+import re
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Alembic's default name for the table holding the database's revision (env.py keeps it).
+VERSION_TABLE = "alembic_version"
 
 # The PostgreSQL advisory lock every Brickyard server takes around its upgrade, so that servers
 # starting together on one database migrate it once: the first upgrades, the others wait, then
@@ -23,22 +35,35 @@ class SchemaTooNew(Exception):
 
 
 def upgrade(engine: Engine) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Held until this transaction ends (commit or rollback), before Alembic reads the
             # current revision: DDL is transactional on PostgreSQL, so a waiting server sees
             # either no schema or all of it. SQLite needs none: its writers are serialized.
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK_KEY})
-        refuse_newer_schema(conn, ScriptDirectory.from_config(config))
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        heads = head_revisions()
+        if heads and current_revisions(conn) == heads:
+            return  # nothing to upgrade, nothing unknown: what Alembic would conclude
+        _alembic_upgrade(conn)
+
+
+def _alembic_upgrade(conn: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    refuse_newer_schema(conn, ScriptDirectory.from_config(config))
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")
 
 
 def refuse_newer_schema(conn: Connection, scripts: ScriptDirectory) -> None:
     """Raise SchemaTooNew, before anything is written, when the database's revision is one
     this version does not know (Alembic would fail later, with a less helpful message)."""
+    from alembic.runtime.migration import MigrationContext
+
     current = MigrationContext.configure(conn).get_current_heads()
     known = {script.revision for script in scripts.walk_revisions()}
     unknown = sorted(set(current) - known)
@@ -49,3 +74,42 @@ def refuse_newer_schema(conn: Connection, scripts: ScriptDirectory) -> None:
             f"version's {head}: it was upgraded by a newer Brickyard. Run that version (or "
             "newer); this one changes nothing"
         )
+
+
+def current_revisions(conn: Connection) -> frozenset[str]:
+    """The revisions the database is at, as Alembic reads them (none for a new database)."""
+    if not inspect(conn).has_table(VERSION_TABLE):
+        return frozenset()
+    rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+    return frozenset(str(row[0]) for row in rows)
+
+
+@cache
+def head_revisions() -> frozenset[str]:
+    """The newest revisions of the migration files: those no other file names as its
+    ``down_revision``. Read from the files' top-level ``revision = ...`` and
+    ``down_revision = ...`` lines, as Alembic writes them."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        values = {
+            match["name"]: ast.literal_eval(match["value"])
+            for match in _ASSIGNMENT.finditer(path.read_text(encoding="utf-8"))
+        }
+        revision = values.get("revision")
+        if not isinstance(revision, str):
+            raise ValueError(f"{path}: no literal 'revision = \"...\"'")
+        revisions.add(revision)
+        down = values.get("down_revision")
+        if isinstance(down, str):
+            parents.add(down)
+        elif isinstance(down, tuple | list):
+            parents.update(str(d) for d in down)
+    return frozenset(revisions - parents)
+
+
+# `revision = "0007"`, `down_revision: str | None = "0006"`, `down_revision = ("a", "b")`.
+_ASSIGNMENT = re.compile(
+    r"^(?P<name>revision|down_revision)\s*(?::[^=\n]*)?=\s*(?P<value>.*?)\s*(?:#.*)?$",
+    re.MULTILINE,
+)

@@ -1,11 +1,24 @@
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from brickyard.domain.model import Cluster, Device, EntryState, Node
-from brickyard.store.migrate import upgrade
+from brickyard.store.migrate import (
+    MIGRATIONS,
+    SchemaTooNew,
+    current_revisions,
+    head_revisions,
+    upgrade,
+)
 from brickyard.store.sql import SqlStore
 from brickyard.store.tables import metadata
 from pg import as_url
@@ -37,4 +50,66 @@ def test_upgrade_is_idempotent_and_round_trips_entities(tmp_path: Path, new_data
         assert device is not None and (device.total, device.free, device.used) == (100, 60, 40)
         assert tx.mount_hosts("c" * 32) == ["10.0.0.1"]
         assert tx.node_with_hostname(manage="m1") == node
+    store.close()
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def test_the_head_read_from_the_migration_files_is_alembics() -> None:
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    assert head_revisions() == frozenset(scripts.get_heads())
+
+
+def test_a_database_at_an_older_revision_is_upgraded(tmp_path: Path, new_database: Any) -> None:
+    store = SqlStore(as_url(new_database(tmp_path)))
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    older = scripts.get_revision(scripts.get_current_head()).down_revision
+    assert isinstance(older, str)
+    config = _alembic_config()
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, older)
+    with store.engine.connect() as conn:
+        assert current_revisions(conn) == {older}
+    upgrade(store.engine)
+    with store.engine.connect() as conn:
+        assert current_revisions(conn) == head_revisions()
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    store.close()
+
+
+def test_a_current_database_is_opened_without_importing_alembic(tmp_path: Path) -> None:
+    """Alembic (10 MiB of the server's memory) is loaded only when there is work for it."""
+    url = as_url(str(tmp_path / "heketi.db"))
+    store = SqlStore(url)
+    upgrade(store.engine)
+    store.close()
+    code = (
+        "import sys\n"
+        "from brickyard.store.migrate import upgrade\n"
+        "from brickyard.store.sql import SqlStore\n"
+        f"store = SqlStore({url!r})\n"
+        "upgrade(store.engine)\n"
+        "store.close()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_newer_revision_is_still_refused(tmp_path: Path, new_database: Any) -> None:
+    store = SqlStore(as_url(new_database(tmp_path)))
+    upgrade(store.engine)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    with pytest.raises(SchemaTooNew, match="0999, newer than this version's"):
+        upgrade(store.engine)
+    with store.engine.connect() as conn:
+        assert current_revisions(conn) == {"0999"}
     store.close()
