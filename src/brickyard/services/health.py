@@ -16,6 +16,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import DBAPIError
+
 from ..domain.errors import BrickyardError, NodeUnreachable
 from ..domain.model import Node
 from ..nodes.port import NodeAddress
@@ -57,6 +59,8 @@ class NodeHealth:
         while True:
             try:
                 await self.check_all()
+            except DBAPIError as exc:  # PostgreSQL away: one line, not a traceback a minute
+                log.warning("node health monitor: database unavailable: %s", exc.orig)
             except Exception:  # the monitor must survive anything and check again later
                 log.exception("node health monitor")
             await asyncio.sleep(self.settings.interval)

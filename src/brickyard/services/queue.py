@@ -194,6 +194,10 @@ class OperationQueue:
         entry.done = True
         entry.finished.set()
         slot.release()
+        if self.store is not None and self.store.shared and queue_id not in self._unrecorded:
+            # Polls may come to any server: the database's copy is the one that is read once
+            # (a poll here reads it too), so the memory of a finished job is not kept.
+            self.entries.pop(queue_id, None)
 
     def _abandon(self, queue_id: str, slot: Slot) -> None:
         self.entries.pop(queue_id, None)
