@@ -256,7 +256,8 @@ def running_server(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _children(pid: int) -> list[int]:
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (of all its threads)."""
     found: list[int] = []
     with contextlib.suppress(OSError):
         for task in os.listdir(f"/proc/{pid}/task"):
@@ -273,7 +274,7 @@ def _find_server_pid(root: int) -> int:
         with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as cmdline:
             if b"brickyard.cli.heketi_server" in cmdline.read() and pid != root:
                 return pid
-        pending.extend(_children(pid))
+        pending.extend(child_pids(pid))
     return root
 
 

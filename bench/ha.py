@@ -93,6 +93,7 @@ from _server import (  # noqa: E402
     TopologySpec,
     _stop,
     _wait_ready,
+    child_pids,
     free_port,
     load_topology_rest,
     read_cpu_seconds,
@@ -142,15 +143,6 @@ def _proc_stat(pid: int) -> list[str]:
         return stat.read().rpartition(")")[2].split()
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as children:
-                found.extend(int(c) for c in children.read().split())
-    return found
-
-
 def postgres_cpu(data: Path) -> float:
     """CPU seconds of the PostgreSQL cluster: the postmaster, its live backends, and the
     backends that already exited (reaped by the postmaster: its cutime/cstime)."""
@@ -160,7 +152,7 @@ def postgres_cpu(data: Path) -> float:
     except (OSError, ValueError, IndexError):
         return 0.0
     ticks = sum(int(f) for f in fields[11:15])
-    for child in _children(postmaster):
+    for child in child_pids(postmaster):
         with contextlib.suppress(OSError):
             ticks += sum(int(f) for f in _proc_stat(child)[11:13])
     return ticks / os.sysconf("SC_CLK_TCK")

@@ -234,6 +234,17 @@ BIN = Path(sys.executable).parent
 ADMIN_KEY = "e2e-admin-key"
 
 
+def poll_queue(url: str, location: str, timeout: float = 180) -> httpx.Response:
+    """Poll a queue location of the server at `url` until it is no longer pending."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = httpx.get(url + location, timeout=60, follow_redirects=False)
+        if r.headers.get("x-pending") != "true":
+            return r
+        assert time.monotonic() < deadline, f"{location} still pending"
+        time.sleep(0.2)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

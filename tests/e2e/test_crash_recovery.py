@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 import sqlite3
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ import pytest
 from brickyard.crashtest import CRASH_ENV
 from brickyard.domain.model import OperationType
 from brickyard.services.operations.registry import crash_points
-from conftest import Testbed, brick_loops, scrub_bed, start_heketi
+from conftest import Testbed, brick_loops, poll_queue, scrub_bed, start_heketi
 
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 ROLLED_BACK = "The server restarted during this operation; it was rolled back"
@@ -63,13 +62,7 @@ class Crashable:
 
     def answer(self, location: str, timeout: float = 180) -> httpx.Response:
         """Poll a queue location until it is done."""
-        deadline = time.monotonic() + timeout
-        while True:
-            r = httpx.get(self.url + location, timeout=60, follow_redirects=False)
-            if r.headers.get("x-pending") != "true":
-                return r
-            assert time.monotonic() < deadline, f"{location} still pending"
-            time.sleep(0.2)
+        return poll_queue(self.url, location, timeout)
 
     def finish(self, response: httpx.Response) -> httpx.Response:
         assert response.status_code == 202, response.text

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from test_crash_recovery import assert_node_matches_db
 
-from conftest import Testbed, scrub_bed, start_heketi
+from conftest import Testbed, poll_queue, scrub_bed, start_heketi
 from pg import PgServer
 
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
@@ -60,13 +60,8 @@ class Member:
         return self.answer(response.headers["location"], timeout)
 
     def answer(self, location: str, timeout: float = 180) -> httpx.Response:
-        deadline = time.monotonic() + timeout
-        while True:
-            r = httpx.get(self.url + location, timeout=60, follow_redirects=False)
-            if r.headers.get("x-pending") != "true":
-                return r
-            assert time.monotonic() < deadline, f"{location} still pending"
-            time.sleep(0.2)
+        """Poll a queue location until it is done."""
+        return poll_queue(self.url, location, timeout)
 
     def dump(self) -> dict[str, Any]:
         r = self.request("GET", "/db/dump")
