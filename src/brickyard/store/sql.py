@@ -139,6 +139,32 @@ class Transaction:
         self.changes = CommitChanges()
         self.shared = shared  # other servers write this database too (PostgreSQL)
         self._placement_locks: set[str] = set()
+        self._driver: Any = None
+
+    def _plain(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        """Run a statement whose result needs no type conversion (ids, host names, counts,
+        row counts). On SQLite it goes straight to the driver's cursor, on this transaction's
+        own connection: three to four times cheaper than SQLAlchemy's execution path, and
+        these statements are most of those of a volume create. Elsewhere: SQLAlchemy."""
+        if self.conn.dialect.name != "sqlite":
+            return self.conn.execute(statement, params or {})
+        if self._driver is None:
+            self._driver = self.conn.connection.driver_connection
+        sql, names, defaults = _driver_sql(statement, self.conn.dialect)
+        values = {**defaults, **params} if params else defaults
+        return self._driver.execute(sql, [values[name] for name in names])
+
+    def _plain_in(self, statement: Any, sqlite_sql: str, ids: list[str]) -> Any:
+        """`statement` of one expanding "ids" parameter; on SQLite `sqlite_sql` (the same
+        query, its IN list left as {}) straight to the driver."""
+        if self.conn.dialect.name != "sqlite" or not ids:
+            return self.conn.execute(statement, {"ids": ids})
+        if self._driver is None:
+            self._driver = self.conn.connection.driver_connection
+        return self._driver.execute(sqlite_sql.format(",".join("?" * len(ids))), ids)
+
+    def _plain_column(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
+        return [row[0] for row in self._plain(statement, params)]
 
     # -- several servers ------------------------------------------------------------------
     def lock_placement(self, cluster_id: str) -> None:
@@ -240,7 +266,7 @@ class Transaction:
     def check_held(self, op_id: str, owner: str) -> None:
         """Raise ClaimLost unless `owner` holds the operation (inside the transaction that
         is about to change what the operation holds)."""
-        done = self.conn.execute(_TOUCH_CLAIM, {"op": op_id, "holder": owner})
+        done = self._plain(_TOUCH_CLAIM, {"op": op_id, "holder": owner})
         if done.rowcount != 1:
             raise ClaimLost(op_id, owner)
 
@@ -255,10 +281,10 @@ class Transaction:
 
     def finish_operation(self, op_id: str, owner: str) -> None:
         """Delete the journal entry (and its steps) of an operation `owner` holds."""
-        done = self.conn.execute(_DELETE_HELD, {"op": op_id, "holder": owner})
+        done = self._plain(_DELETE_HELD, {"op": op_id, "holder": owner})
         if done.rowcount != 1:
             raise ClaimLost(op_id, owner)
-        self.conn.execute(_DELETE_STEPS, {"op": op_id})
+        self._plain(_DELETE_STEPS, {"op": op_id})
 
     def orphan_operations(self, alive: str) -> int:
         """Every operation held by an owner other than `alive` (a server that is gone), or
@@ -290,7 +316,7 @@ class Transaction:
 
     # -- clusters ---------------------------------------------------------------------------
     def cluster_ids(self) -> list[str]:
-        return list(self.conn.execute(_CLUSTER_IDS).scalars())
+        return self._plain_column(_CLUSTER_IDS)
 
     def cluster_node_ids(self, cluster_id: str) -> list[str]:
         return self._ids(nodes, nodes.c.cluster_id == cluster_id)
@@ -318,8 +344,8 @@ class Transaction:
         entries (a plain count grows with the volume count)."""
         if count <= 0:
             return True
-        found = self.conn.execute(_NTH_VOLUME, {"cluster_id": cluster_id, "skip": count - 1})
-        return found.first() is not None
+        params = {"cluster_id": cluster_id, "skip": count - 1}
+        return bool(self._plain_column(_NTH_VOLUME, params))
 
     def cluster_nodes(self, cluster_id: str) -> list[Node]:
         return self._where(Node, nodes.c.cluster_id == cluster_id)
@@ -327,7 +353,7 @@ class Transaction:
     def mount_hosts(self, cluster_id: str) -> list[str]:
         """storage[0] of every node of the cluster, ascending node id (Heketi's mount hosts),
         without failed (removed) nodes: a node that left is no mount or backup volfile server."""
-        return list(self.conn.execute(_MOUNT_HOSTS, {"cluster_id": cluster_id}).scalars())
+        return self._plain_column(_MOUNT_HOSTS, {"cluster_id": cluster_id})
 
     # -- nodes ----------------------------------------------------------------------------
     def node_with_hostname(
@@ -371,15 +397,15 @@ class Transaction:
         concurrent writers (several servers on PostgreSQL) never overwrite each other; a device
         that no longer has the space raises StaleSpace."""
         for device_id, delta in changes.items():
-            done = self.conn.execute(_ADJUST_SPACE, {"device": device_id, "delta": delta})
+            done = self._plain(_ADJUST_SPACE, {"device": device_id, "delta": delta})
             if done.rowcount != 1:
                 raise StaleSpace(device_id)
             self.changes.space[device_id] = self.changes.space.get(device_id, 0) + delta
 
     def clear_pending(self, op_id: str, size_delta: dict[str, int] | None = None) -> None:
         """Make everything an operation created visible and final."""
-        self.conn.execute(_CLEAR_BRICKS, {"op": op_id})
-        self.conn.execute(_CLEAR_VOLUMES, {"op": op_id})
+        self._plain(_CLEAR_BRICKS, {"op": op_id})
+        self._plain(_CLEAR_VOLUMES, {"op": op_id})
         for volume_id, delta in (size_delta or {}).items():
             self.conn.execute(_GROW_VOLUME, {"volume": volume_id, "delta": delta})
 
@@ -388,12 +414,12 @@ class Transaction:
 
     def device_targets(self, device_ids: set[str]) -> dict[str, tuple[str, str]]:
         """(name, backend) per device: what a node command needs, without parsing JSON."""
-        rows_ = self.conn.execute(_DEVICE_TARGETS, {"ids": sorted(device_ids)})
+        rows_ = self._plain_in(_DEVICE_TARGETS, _DEVICE_TARGETS_SQL, sorted(device_ids))
         return {row[0]: (row[1], row[2]) for row in rows_}
 
     def node_hosts(self, node_ids: set[str]) -> dict[str, tuple[str, str]]:
         """(manage host, storage host) per node."""
-        rows_ = self.conn.execute(_NODE_HOSTS, {"ids": sorted(node_ids)})
+        rows_ = self._plain_in(_NODE_HOSTS, _NODE_HOSTS_SQL, sorted(node_ids))
         return {row[0]: (row[1], row[2]) for row in rows_}
 
     def nodes_by_id(self, node_ids: set[str]) -> dict[str, Node]:
@@ -605,6 +631,8 @@ _NTH_VOLUME = (
 _DEVICE_TARGETS = select(devices.c.id, devices.c.name, devices.c.backend).where(
     devices.c.id.in_(bindparam("ids", expanding=True))
 )
+_DEVICE_TARGETS_SQL = "SELECT id, name, backend FROM devices WHERE id IN ({})"
+_NODE_HOSTS_SQL = "SELECT id, manage_hostname, storage_hostname FROM nodes WHERE id IN ({})"
 _NODE_HOSTS = select(nodes.c.id, nodes.c.manage_hostname, nodes.c.storage_hostname).where(
     nodes.c.id.in_(bindparam("ids", expanding=True))
 )
@@ -662,6 +690,21 @@ _GROW_VOLUME = (
     .where(volumes.c.id == bindparam("volume"))
     .values(size=volumes.c.size + bindparam("delta"))
 )
+
+
+_DRIVER_SQL: dict[tuple[int, str], tuple[str, tuple[str, ...], dict[str, Any]]] = {}
+
+
+def _driver_sql(statement: Any, dialect: Any) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """A module-level statement compiled once for the driver: its SQL, the order of its
+    parameters, and the values of those the statement carries itself (literals, LIMITs)."""
+    key = (id(statement), dialect.name)
+    found = _DRIVER_SQL.get(key)
+    if found is None:
+        compiled = statement.compile(dialect=dialect)
+        found = (str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
+        _DRIVER_SQL[key] = found
+    return found
 
 
 def _engine_options(url: str) -> dict[str, Any]:
