@@ -183,6 +183,22 @@ def _server_env(pythonpath: Path | None = None) -> dict[str, str]:
     return env
 
 
+def server_config(port: int, db: str, max_inflight: int, **glusterfs: Any) -> dict[str, Any]:
+    """heketi.json of a benchmark server: loopback, the bench keys, the simulator, `db`."""
+    return {
+        "port": str(port),
+        "bind_address": HOST,
+        "jwt": {"admin": {"key": ADMIN_KEY}, "user": {"key": USER_KEY}},
+        "glusterfs": {
+            "executor": "mock",
+            "db": db,
+            "max_inflight_operations": max_inflight,
+            "loglevel": "warning",
+            **glusterfs,
+        },
+    }
+
+
 @contextlib.contextmanager
 def running_server(
     *,
@@ -201,17 +217,7 @@ def running_server(
     """
     workdir = Path(tempfile.mkdtemp(prefix="brickyard-bench-"))
     port = free_port()
-    config = {
-        "port": str(port),
-        "bind_address": HOST,
-        "jwt": {"admin": {"key": ADMIN_KEY}, "user": {"key": USER_KEY}},
-        "glusterfs": {
-            "executor": "mock",
-            "db": str(workdir / "heketi.db"),
-            "max_inflight_operations": max_inflight,
-            "loglevel": "warning",
-        },
-    }
+    config = server_config(port, str(workdir / "heketi.db"), max_inflight)
     config_path = workdir / "heketi.json"
     config_path.write_text(json.dumps(config, indent=2))
     log_path = workdir / "server.log"

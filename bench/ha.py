@@ -84,9 +84,7 @@ sys.path.insert(0, str(REPO / "tests"))  # pg.PgServer and the integration Harne
 
 import httpx  # noqa: E402
 from _server import (  # noqa: E402
-    ADMIN_KEY,
     HOST,
-    USER_KEY,
     AsyncRest,
     BenchError,
     SyncRest,
@@ -97,6 +95,7 @@ from _server import (  # noqa: E402
     free_port,
     load_topology_rest,
     read_cpu_seconds,
+    server_config,
     system_busy_seconds,
     wait_until_idle,
 )
@@ -565,18 +564,7 @@ class Processes:
         crash_at: str = "",
     ) -> ServerProcess:
         port = free_port()
-        config = {
-            "port": str(port),
-            "bind_address": HOST,
-            "jwt": {"admin": {"key": ADMIN_KEY}, "user": {"key": USER_KEY}},
-            "glusterfs": {
-                "executor": "mock",
-                "db": db,
-                "max_inflight_operations": max_inflight,
-                "server_lease_seconds": lease,
-                "loglevel": "warning",
-            },
-        }
+        config = server_config(port, db, max_inflight, server_lease_seconds=lease)
         config_path = self.workdir / f"{name}.json"
         config_path.write_text(json.dumps(config))
         env = {HOSTNAME_ENV: host}
