@@ -11,12 +11,11 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from . import __version__
-from .api.app import create_app
+from .api.app import BrickyardApp, create_app
 from .api.auth import JwtKeys
 from .api.routes.admin import apply_log_level
 from .api.state import ApiState
@@ -42,7 +41,7 @@ from .services.queue import OperationQueue
 from .services.registry import Services
 from .services.servers import IncompatibleServer, ServerIdentity, ServerRegistry
 from .services.volume_checks import split_option
-from .store.migrate import SchemaTooNew, upgrade
+from .store.migrate import SchemaTooNew, UpgradeFailed, upgrade, upgrade_apart
 from .store.sql import SqlStore, sqlite_url
 
 log = logging.getLogger("brickyard")
@@ -198,10 +197,11 @@ def database_url(settings: Settings) -> str:
     return sqlite_url(db)
 
 
-def open_store(url: str) -> SqlStore:
+def open_store(url: str, migrate_apart: bool = False) -> SqlStore:
     """The store at `url`, brought to the current schema; a database that cannot be opened
     (a wrong URL, a driver not installed, PostgreSQL unreachable or refusing) is a ConfigError
-    that says which database and why, with any password hidden."""
+    that says which database and why, with any password hidden. With `migrate_apart` an
+    upgrade runs in a child process (the long-running server's choice: see upgrade_apart)."""
     try:
         shown = make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
@@ -209,8 +209,10 @@ def open_store(url: str) -> SqlStore:
     store: SqlStore | None = None
     try:
         store = SqlStore(url)
+        if migrate_apart:
+            upgrade_apart(store.engine)
         upgrade(store.engine)
-    except SchemaTooNew as exc:
+    except (SchemaTooNew, UpgradeFailed) as exc:
         if store is not None:
             store.close()
         raise ConfigError(f"glusterfs.db: {shown}: {exc}") from None
@@ -225,7 +227,7 @@ def open_store(url: str) -> SqlStore:
 
 @dataclass
 class Server:
-    app: FastAPI
+    app: BrickyardApp
     services: Services
     store: SqlStore
     registry: ServerRegistry
@@ -262,10 +264,13 @@ class Server:
 
 
 def build_server(
-    settings: Settings, disable_auth: bool = False, agent: NodeAgent | None = None
+    settings: Settings,
+    disable_auth: bool = False,
+    agent: NodeAgent | None = None,
+    migrate_apart: bool = False,
 ) -> Server:
     check_volume_options(settings)
-    store = open_store(database_url(settings))
+    store = open_store(database_url(settings), migrate_apart)
     ctx = ServiceContext(
         store=store,
         agent=agent or build_agent(settings),

@@ -143,12 +143,22 @@ def test_admin_local_client(fresh_server: StartServer) -> None:
     # 127.0.0.1 may still mutate
     cid = api.create_cluster()
     assert api.post(f"/clusters/{cid}/flags", {"file": True}).status_code == 200
+    # The peer is the socket's, as Go's RemoteAddr: a forwarding header changes nothing.
+    forwarded = {"X-Forwarded-For": "192.0.2.7"}
+    answer = api.request(
+        "POST", f"/clusters/{cid}/flags", json_body={"file": True}, headers=forwarded
+    )
+    assert answer.status_code == 200, answer.text
     if ip is None:
         pytest.skip("no non-loopback address to test the remote side of local-client")
     remote = Api(f"http://{ip}:{srv.port}")
     try:
         assert assert_json(remote.get("/clusters")) == {"clusters": [cid]}
         assert_text_error(remote.post("/clusters", {}), 503, "Service disabled for maintenance")
+        spoofed = remote.request(
+            "POST", "/clusters", json_body={}, headers={"X-Forwarded-For": "127.0.0.1"}
+        )
+        assert_text_error(spoofed, 503, "Service disabled for maintenance")
     finally:
         remote.close()
     assert api.post("/admin", {"state": "normal"}).status_code == 204

@@ -1,4 +1,4 @@
-"""The FastAPI application and Heketi's request pipeline (contract §1.0): gorilla/mux's path
+"""The ASGI application and Heketi's request pipeline (contract §1.0): gorilla/mux's path
 cleaning, /hello and /metrics outside auth, then JWT, the user/admin rule, the admin-state gate,
 trailing-slash redirects, and finally the routers, with Heketi's plain-text errors."""
 
@@ -6,22 +6,21 @@ from __future__ import annotations
 
 import logging
 import posixpath
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
-from fastapi import FastAPI
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Match, Router
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from ..domain.errors import BrickyardError, Busy, Conflict, InvalidRequest, NotFound
 from .auth import AuthError, authenticate, authorize
 from .decode import DecodeError
 from .responses import empty, text_error
 from .routes import admin, clusters, devices, extras, nodes, queue, volumes
+from .routing import Match, Router
 from .state import ApiState
 
 log = logging.getLogger(__name__)
@@ -101,37 +100,61 @@ def slash_redirect(method: str, path: bytes, query: bytes) -> Response:
     return response
 
 
-def route_match(router: Router, scope: Scope, path: str) -> Match:
-    """How the routers would take ``path``: FULL, PARTIAL (the method is wrong) or NONE."""
-    probe = {**scope, "path": path}
-    best = Match.NONE
-    for route in router.routes:
-        match, _ = route.matches(probe)
-        if match == Match.FULL:
-            return match
-        if match == Match.PARTIAL:
-            best = match
-    return best
+def error_response(error: Exception) -> Response | None:
+    """Heketi's answer to an error an endpoint raised; None for a bug (a 500)."""
+    if isinstance(error, BrickyardError):
+        return text_error(status_of(error), error.message)
+    if isinstance(error, (OperationalError, InterfaceError)):
+        # PostgreSQL restarting or out of reach: an honest "not now" (the pool reconnects by
+        # itself), never an answer made up without the database.
+        log.warning("database unavailable: %s", error.orig)
+        return text_error(503, "Database unavailable: retry later")
+    if isinstance(error, DecodeError):
+        return text_error(422, "request unable to be parsed")
+    return None
 
 
-class HeketiPipeline:
-    """Pure ASGI middleware: cheaper than BaseHTTPMiddleware on every request."""
+@dataclass
+class AppState:
+    api: ApiState
 
-    def __init__(self, app: ASGIApp, state: ApiState, router: Router) -> None:
-        self.app = app
-        self.state = state
+
+class BrickyardApp:
+    """The ASGI application: Heketi's pipeline, then the routes (routing.py says why they are
+    not a framework's). Endpoints reach the ApiState as ``request.app.state.api``."""
+
+    def __init__(self, api: ApiState, router: Router) -> None:
+        self.api = api
+        self.state = AppState(api)
         self.metrics: Any = None  # the Prometheus registry, made at the first scrape
         self.router = router
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
             return
+        if scope["type"] != "http":
+            return  # no websockets: the server closes the connection
+        scope["app"] = self
         response = self._answer(scope)
         if response is None:
-            await self.app(scope, receive, send)
-        else:
-            await response(scope, receive, send)
+            response = await self._route(scope, receive)
+        await response(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive) -> Response:
+        match, endpoint, arguments = self.router.find(scope["method"], scope["path"])
+        if endpoint is None:
+            if match == Match.PARTIAL:
+                return empty(405)
+            return text_error(404, "Invalid path or request")
+        try:
+            return await endpoint(Request(scope, receive), **arguments)
+        except Exception as exc:
+            answer = error_response(exc)
+            if answer is None:
+                log.exception("%s %s failed", scope["method"], scope["path"])
+                return PlainTextResponse("Internal Server Error", status_code=500)
+            return answer
 
     def _answer(self, scope: Scope) -> Response | None:
         """The pipeline's own answer, or None to hand the request to the routers."""
@@ -158,13 +181,13 @@ class HeketiPipeline:
         from .metrics import CONTENT_TYPE, build_registry, render
 
         if self.metrics is None:
-            self.metrics = build_registry(self.state.services.ctx)
+            self.metrics = build_registry(self.api.services.ctx)
         return Response(render(self.metrics), media_type=CONTENT_TYPE)
 
     def _strict_slash(self, scope: Scope, method: str, decoded: bytes) -> Response | None:
         """Heketi's router (StrictSlash) matches "/clusters/" as "/clusters" and redirects; the
         path without its slash must match a route, and with the wrong method it is a 405."""
-        match = route_match(self.router, scope, scope["path"][:-1])
+        match = self.router.match(method, scope["path"][:-1])
         if match == Match.FULL:
             return slash_redirect(method, decoded[:-1], scope["query_string"])
         if match == Match.PARTIAL:
@@ -172,7 +195,7 @@ class HeketiPipeline:
         return None  # the routers answer 404 Invalid path or request
 
     def _check(self, scope: Scope, method: str, decoded: bytes, path: str) -> Response | None:
-        if self.state.keys is not None:
+        if self.api.keys is not None:
             header = None
             for name, value in scope["headers"]:
                 if name == b"authorization":
@@ -180,11 +203,11 @@ class HeketiPipeline:
                     header = value.decode("utf-8", "surrogateescape")
                     break
             try:
-                issuer = authenticate(header, method, decoded, self.state.keys)
+                issuer = authenticate(header, method, decoded, self.api.keys)
                 authorize(issuer, path)
             except AuthError as exc:
                 return text_error(exc.status, exc.message)
-        mode = self.state.admin_state
+        mode = self.api.admin_state
         if mode != "normal" and method not in ("GET", "HEAD"):
             client = scope.get("client")
             local = client is not None and client[0] in LOCAL_PEERS
@@ -193,42 +216,17 @@ class HeketiPipeline:
         return None
 
 
-def create_app(state: ApiState) -> FastAPI:
-    app = FastAPI(
-        title="Brickyard",
-        description="Heketi-compatible GlusterFS volume manager",
-        docs_url=None,
-        redoc_url=None,
-        openapi_url="/openapi.json",
-    )
-    app.router.redirect_slashes = False
-    app.state.api = state
-    for module in (clusters, nodes, devices, volumes, queue, admin, extras):
-        app.include_router(module.router)
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Nothing to start or stop with the server (bootstrap did it): say so when asked."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
-    @app.exception_handler(BrickyardError)
-    async def domain_error(_: Request, exc: BrickyardError) -> Response:
-        return text_error(status_of(exc), exc.message)
 
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    async def database_unavailable(_: Request, exc: DBAPIError) -> Response:
-        # PostgreSQL restarting or out of reach: an honest "not now" (the pool reconnects by
-        # itself), never an answer made up without the database.
-        log.warning("database unavailable: %s", exc.orig)
-        return text_error(503, "Database unavailable: retry later")
-
-    @app.exception_handler(DecodeError)
-    async def decode_error(_: Request, exc: DecodeError) -> Response:
-        return text_error(422, "request unable to be parsed")
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 404:
-            return text_error(404, "Invalid path or request")
-        if exc.status_code == 405:
-            return empty(405)
-        return text_error(exc.status_code, str(exc.detail))
-
-    app.add_middleware(HeketiPipeline, state=state, router=app.router)
-    return app
+def create_app(state: ApiState) -> BrickyardApp:
+    tables = [module.router for module in (clusters, nodes, devices, volumes, queue, admin, extras)]
+    return BrickyardApp(state, Router(tables))

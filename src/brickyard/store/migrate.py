@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +47,65 @@ def upgrade(engine: Engine) -> None:
         if heads and current_revisions(conn) == heads:
             return  # nothing to upgrade, nothing unknown: what Alembic would conclude
         _alembic_upgrade(conn)
+
+
+class UpgradeFailed(Exception):
+    """The upgrade in a child process failed; the message is the child's last error line."""
+
+
+# The child's exit status for SchemaTooNew, so the parent can raise the same error.
+_TOO_NEW_STATUS = 3
+
+
+def is_current(engine: Engine) -> bool:
+    """Whether the database is at the newest revision (nothing for Alembic to do)."""
+    heads = head_revisions()
+    with engine.connect() as conn:
+        return bool(heads) and current_revisions(conn) == heads
+
+
+def upgrade_apart(engine: Engine, timeout: float = 600.0) -> None:
+    """`upgrade`, in a child process when there is anything to upgrade: the long-running
+    server then never imports Alembic and Mako (about 11 MiB it would keep for its whole
+    life). The child reads the URL from its standard input, never from its command line,
+    where any user could read a password in the process list."""
+    if is_current(engine):
+        return
+    url = engine.url.render_as_string(hide_password=False)
+    child = subprocess.run(
+        [sys.executable, "-m", "brickyard.store.migrate"],
+        input=url,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    lines = child.stderr.strip().splitlines()
+    message = lines[-1] if lines else f"exit status {child.returncode}"
+    if child.returncode == _TOO_NEW_STATUS:
+        raise SchemaTooNew(message)
+    if child.returncode != 0:
+        raise UpgradeFailed(message)
+
+
+def _upgrade_child() -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .sql import SqlStore  # the server's own engine options (timeouts, SQLite pragmas)
+
+    store = SqlStore(sys.stdin.read().strip())
+    try:
+        upgrade(store.engine)
+    except SchemaTooNew as exc:
+        print(exc, file=sys.stderr)
+        return _TOO_NEW_STATUS
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip()
+        print(reason.splitlines()[0] if reason else repr(exc), file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0
 
 
 def _alembic_upgrade(conn: Connection) -> None:
@@ -113,3 +174,7 @@ _ASSIGNMENT = re.compile(
     r"^(?P<name>revision|down_revision)\s*(?::[^=\n]*)?=\s*(?P<value>.*?)\s*(?:#.*)?$",
     re.MULTILINE,
 )
+
+
+if __name__ == "__main__":
+    sys.exit(_upgrade_child())

@@ -15,9 +15,11 @@ from brickyard.domain.model import Cluster, Device, EntryState, Node
 from brickyard.store.migrate import (
     MIGRATIONS,
     SchemaTooNew,
+    UpgradeFailed,
     current_revisions,
     head_revisions,
     upgrade,
+    upgrade_apart,
 )
 from brickyard.store.sql import SqlStore
 from brickyard.store.tables import metadata
@@ -112,4 +114,59 @@ def test_a_newer_revision_is_still_refused(tmp_path: Path, new_database: Any) ->
         upgrade(store.engine)
     with store.engine.connect() as conn:
         assert current_revisions(conn) == {"0999"}
+    store.close()
+
+
+def test_the_server_upgrades_in_a_child_and_never_loads_alembic(
+    tmp_path: Path, new_database: Any
+) -> None:
+    """`brickyard serve` migrates a new database in a child process: the schema is the
+    newest, and the server's own process holds no Alembic or Mako."""
+    url = as_url(new_database(tmp_path))
+    code = (
+        "import sys\n"
+        "from brickyard.store.migrate import is_current, upgrade_apart\n"
+        "from brickyard.store.sql import SqlStore\n"
+        f"store = SqlStore({url!r})\n"
+        "assert not is_current(store.engine)\n"
+        "upgrade_apart(store.engine)\n"
+        "assert is_current(store.engine)\n"
+        "store.close()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"
+    store = SqlStore(url)
+    with store.engine.connect() as conn:
+        assert current_revisions(conn) == head_revisions()
+    store.close()
+
+
+def test_a_newer_revision_is_refused_by_the_child_too(tmp_path: Path, new_database: Any) -> None:
+    store = SqlStore(as_url(new_database(tmp_path)))
+    upgrade(store.engine)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    with pytest.raises(SchemaTooNew, match="0999, newer than this version's"):
+        upgrade_apart(store.engine)
+    with store.engine.connect() as conn:
+        assert current_revisions(conn) == {"0999"}
+    store.close()
+
+
+def test_a_failed_child_upgrade_says_why(tmp_path: Path) -> None:
+    """An upgrade the child cannot finish (here the next revision's table is already there) is
+    an error with the database's reason, not a silent start on an old schema."""
+    store = SqlStore(as_url(str(tmp_path / "heketi.db")))
+    config = _alembic_config()
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0006")
+        conn.execute(text("CREATE TABLE servers (id TEXT)"))
+    with pytest.raises(UpgradeFailed, match="table servers already exists"):
+        upgrade_apart(store.engine)
+    with store.engine.connect() as conn:
+        assert current_revisions(conn) == {"0006"}
     store.close()

@@ -1,3 +1,1 @@
-"""Routers, one module per resource. Importing the package registers the id convertor."""
-
-from .. import convertors as convertors
+"""Endpoints, one module per resource; api/routing.py dispatches to them."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,9 +15,10 @@ from ...services.operations.recovery import begin_cleanup
 from .. import requests as parse
 from ..decode import DecodeError
 from ..responses import empty, json_response, text_error
+from ..routing import Routes
 from ..state import ADMIN_STATES, LOG_LEVELS, api_state, read_body
 
-router = APIRouter()
+router = Routes()
 
 
 @router.get("/admin")

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import requests as parse
 from ..responses import json_response
+from ..routing import Routes
 from ..state import api_state, read_body
 from ..views import device_view_json
 
-router = APIRouter()
+router = Routes()
 
 
 @router.post("/devices")

@@ -3,7 +3,6 @@ yet, which answer a clear error instead of pretending."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -11,10 +10,11 @@ from ...domain.errors import InvalidRequest
 from ...services.examine import Examiner
 from .. import requests as parse
 from ..responses import json_response, text_error
+from ..routing import Routes
 from ..state import api_state, read_body
 from ..views import topology_json
 
-router = APIRouter()
+router = Routes()
 
 BLOCK_UNSUPPORTED = "Block volumes are not supported by this server yet"
 BLOCK_KEPT = (

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..responses import empty, text_error
+from ..routing import Routes
 from ..state import api_state
 
-router = APIRouter()
+router = Routes()
 
 # How long a poll of a running job waits for it to end before answering X-Pending: short
 # enough to stay invisible to clients, long enough to cover operations on the simulator.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -10,10 +9,11 @@ from ...domain.errors import OperationFailed
 from ...domain.model import Volume
 from .. import requests as parse
 from ..responses import json_response
+from ..routing import Routes
 from ..state import api_state, read_body
 from ..views import volume_view_json
 
-router = APIRouter()
+router = Routes()
 
 
 @router.post("/volumes")

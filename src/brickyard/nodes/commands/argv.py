@@ -204,6 +204,10 @@ def to_shell(argv: Sequence[str], *, sudo: bool = False) -> str:
 # Validation of values that go into argv
 
 
+# re's \s is str.isspace's set of characters (both are Py_UNICODE_ISSPACE), searched in C.
+_WHITESPACE = re.compile(r"\s")
+
+
 def check_id(value: str, what: str = "id") -> str:
     """An object id used in LVM names, paths and sed addresses: ``[A-Za-z0-9_-]+``, no leading
     ``-``."""
@@ -227,7 +231,7 @@ def check_arg(value: str, what: str = "argument") -> str:
         or not value
         or value.startswith("-")
         or "\x00" in value
-        or any(ch.isspace() for ch in value)
+        or _WHITESPACE.search(value) is not None
     ):
         raise ValueError(
             f"{what} must be a non-empty word without whitespace, NUL or a leading '-': {value!r}"
