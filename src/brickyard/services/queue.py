@@ -25,8 +25,10 @@ from ..domain.ids import new_id
 from ..store import queue_results as results
 from ..store import servers
 from ..store.sql import SqlStore
+from . import submission
 from .context import LeaseLost
 from .jobs import Job
+from .submission import SUBMISSION, Submission
 
 log = logging.getLogger(__name__)
 
@@ -134,19 +136,29 @@ class OperationQueue:
         """Reserve a slot (Busy when full), build the job (its plan is journaled then; its
         errors are the request's answer), run it in the background. Returns the queue path."""
         slot = self.reserve(throttled)
+        request = None
+        if self.store is not None:
+            request = Submission(new_id(), self.server(), time.time())
+        # The operation the build plans writes its "running" result in its own plan
+        # transaction, and its job (whose task inherits this context) its success in its
+        # finalizing one: see services/submission.py.
+        token = SUBMISSION.set(request)
         try:
-            built = build()
-            job = await built if inspect.isawaitable(built) else built
-        except BaseException:
-            slot.release()
-            raise
-        return self.submit(job, slot)
+            try:
+                built = build()
+                job = await built if inspect.isawaitable(built) else built
+            except BaseException:
+                slot.release()
+                raise
+            return self.submit(job, slot, request)
+        finally:
+            SUBMISSION.reset(token)
 
-    def submit(self, job: Job, slot: Slot) -> str:
-        queue_id = new_id()
+    def submit(self, job: Job, slot: Slot, request: Submission | None = None) -> str:
+        queue_id = request.queue_id if request is not None else new_id()
         entry = QueueEntry()
         self.entries[queue_id] = entry
-        if self.store is not None:
+        if self.store is not None and not (request is not None and request.op_id):
             results.add(
                 self.store,
                 results.QueueResult(
@@ -161,12 +173,25 @@ class OperationQueue:
                     server=self.server(),
                 ),
             )
-        task = asyncio.get_running_loop().create_task(self._run(queue_id, job, entry, slot))
+            if request is not None:
+                # Written here (the job was planned outside this request): the operations the
+                # job plans as it runs must not write it again; its own may still answer it.
+                submission.started(request, job.operation_id or "(queue)")
+        task = asyncio.get_running_loop().create_task(
+            self._run(queue_id, job, entry, slot, request)
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return f"/queue/{queue_id}"
 
-    async def _run(self, queue_id: str, job: Job, entry: QueueEntry, slot: Slot) -> None:
+    async def _run(
+        self,
+        queue_id: str,
+        job: Job,
+        entry: QueueEntry,
+        slot: Slot,
+        request: Submission | None = None,
+    ) -> None:
         try:
             try:
                 entry.redirect = await job.run()
@@ -190,7 +215,7 @@ class OperationQueue:
             # it from there meanwhile.
             self._abandon(queue_id, slot)
             raise
-        self._record(queue_id, entry)
+        self._record(queue_id, entry, request)
         entry.done = True
         entry.finished.set()
         slot.release()
@@ -203,10 +228,12 @@ class OperationQueue:
         self.entries.pop(queue_id, None)
         slot.release()
 
-    def _record(self, queue_id: str, entry: QueueEntry) -> None:
+    def _record(self, queue_id: str, entry: QueueEntry, request: Submission | None) -> None:
         if self.store is None:
             return
         status = results.FAILED if entry.error is not None else results.DONE
+        if request is not None and request.outcome == (status, entry.redirect, entry.error):
+            return  # written by the operation's finalizing transaction
         try:
             results.finish(self.store, queue_id, status, entry.redirect, entry.error)
         except Exception:  # the answer in memory still reaches the poller; written later

@@ -48,6 +48,20 @@ def add(store: SqlStore, result: QueueResult) -> None:
     store.quick_write(_INSERT, dict(result.__dict__))
 
 
+def add_in(tx: Transaction, result: QueueResult) -> None:
+    """`add`, inside a transaction of the caller's."""
+    tx._plain(_INSERT, dict(result.__dict__))
+
+
+def finish_in(
+    tx: Transaction, queue_id: str, status: str, redirect: str | None, error: str | None
+) -> None:
+    """`finish`, inside a transaction of the caller's."""
+    tx._plain(
+        _FINISH, {"queue_id": queue_id, "status": status, "redirect": redirect, "error": error}
+    )
+
+
 def finish(
     store: SqlStore, queue_id: str, status: str, redirect: str | None, error: str | None
 ) -> None:

@@ -26,6 +26,7 @@ from ...domain.model import (
     PendingOperation,
 )
 from ...store.errors import ClaimLost, StaleSpace
+from .. import submission
 from ..context import ServiceContext
 from ..jobs import Job
 from ..leftovers import clean_leftovers
@@ -116,6 +117,8 @@ class OperationRunner:
                             owner=owner,
                         )
                     )
+                    request = submission.record_start(tx, op.op_id, op.description, op.resource)
+                submission.started(request, op.op_id)
                 return
             except StaleSpace as exc:
                 # Another writer took the space the cached index promised: reload, try again.
@@ -136,6 +139,8 @@ class OperationRunner:
                 with run.write() as tx:
                     op.finalize(tx)
                     run.finish(tx)
+                    request = submission.record_success(tx, op.op_id, redirect)
+                submission.answered(request, redirect)
             except ClaimLost as exc:
                 raise OperationFailed(f"{op.description}: {exc}") from exc
             except Exception as exc:

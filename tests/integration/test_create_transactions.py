@@ -1,0 +1,72 @@
+"""What a volume create commits (issue #14's statement diet): the request's queue result is
+written in the operation's own transactions, "running" with the journaled plan and "done" with
+the finalize, so the answer and the operation are never committed apart."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from brickyard.store import queue_results as results
+from brickyard.store.tables import pending_operations
+
+from .conftest import Harness
+
+VOLUME = {"size": 1, "durability": {"type": "replicate", "replicate": {"replica": 3}}}
+
+
+def _trace_commits(harness: Harness) -> list[str]:
+    """The statements of the event loop's own SQLite connection, as SQLite runs them."""
+    store = harness.server.store
+    with store.read():
+        pass  # the loop thread's connection exists from here on
+    held: Any = store._local.conn
+    seen: list[str] = []
+    held.connection.driver_connection.set_trace_callback(lambda sql: seen.append(sql))
+    return seen
+
+
+async def test_a_create_commits_eight_times_and_its_answer_with_its_operation(
+    harness: Harness,
+) -> None:
+    await harness.build_topology(nodes=3)
+    await harness.create_volume(**VOLUME)  # warm: the first create also loads indexes
+    seen = _trace_commits(harness)
+    accepted = await harness.post("/volumes", VOLUME)
+    assert accepted.status_code == 202
+    queue_id = accepted.headers["location"].rsplit("/", 1)[1]
+    with harness.server.store.read() as tx:
+        running = results.get(tx, queue_id)
+        plans = tx.conn.execute(pending_operations.select()).all()
+    # the plan's transaction held both the journal entry and the request's result
+    assert running is not None and running.status == results.RUNNING
+    assert [p.id for p in plans] == [running.op_id]
+    await harness.queue.drain()
+    with harness.server.store.read() as tx:
+        done = results.get(tx, queue_id)
+        assert tx.conn.execute(pending_operations.select()).all() == []
+    assert done is not None and done.status == results.DONE
+    assert done.redirect is not None and done.redirect.startswith("/volumes/")
+    polled = await harness.get(f"/queue/{queue_id}")
+    assert polled.status_code == 303 and polled.headers["location"] == done.redirect
+    await asyncio.sleep(0)
+    commits = [s for s in seen if s.strip().upper().startswith("COMMIT")]
+    # plan + "running", 5 journal steps, finalize + "done", the read-once delete
+    assert len(commits) == 8, seen
+    with harness.server.store.read() as tx:
+        assert results.get(tx, queue_id) is None
+
+
+async def test_a_failed_create_is_answered_by_the_queue(harness: Harness) -> None:
+    """Only a plain success is written by the finalizing transaction; a failure's answer is
+    still the queue's to write."""
+    topo = await harness.build_topology(nodes=3)
+    for node in topo.nodes:  # every attempt fails (a create retries with a new placement)
+        harness.world.fail(topo.manage[node], "brick_create", "disk on fire", times=10)
+    accepted = await harness.post("/volumes", VOLUME)
+    queue_id = accepted.headers["location"].rsplit("/", 1)[1]
+    await harness.queue.drain()
+    with harness.server.store.read() as tx:
+        failed = results.get(tx, queue_id)
+    assert failed is not None and failed.status == results.FAILED
+    assert failed.error is not None and "disk on fire" in failed.error
