@@ -538,12 +538,12 @@ class SqlStore:
                 held.rollback()
 
     def _hold_connection(self) -> None:
-        """Give an event loop's thread its own long-lived SQLite connection (see _connection).
-        Other threads (a lease keeper, work handed to a thread pool) use the pool: held by
-        every short-lived thread, the connections would drain it."""
-        if self.shared or getattr(self._local, "decided", False):
+        """Give an event loop's thread its own long-lived SQLite connection (see _connection),
+        from its first transaction with the loop running (the server's start-up runs before
+        it). Other threads (a lease keeper, work handed to a thread pool) use the pool: held
+        by every short-lived thread, the connections would drain it."""
+        if self.shared or getattr(self._local, "conn", None) is not None:
             return
-        self._local.decided = True
         try:
             asyncio.get_running_loop()
         except RuntimeError:
