@@ -87,3 +87,53 @@ def test_every_route_of_the_server_is_found() -> None:
             assert list(arguments.values()) == (["0af"] if "{" in template else [])
             count += 1
     assert count == 48
+
+
+async def test_errors_of_endpoints_are_answered_as_heketi_and_a_bug_is_a_logged_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import types
+
+    import httpx
+    from sqlalchemy.exc import OperationalError
+
+    from brickyard.api.app import BrickyardApp
+    from brickyard.api.decode import DecodeError
+    from brickyard.domain.errors import NotFound
+
+    async def not_found(request: Request) -> Response:
+        raise NotFound("Id not found")
+
+    async def undecodable(request: Request) -> Response:
+        raise DecodeError("bad")
+
+    async def database_away(request: Request) -> Response:
+        raise OperationalError("SELECT 1", None, Exception("connection refused"))
+
+    async def bug(request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    routes = Routes()
+    for path, endpoint in [
+        ("/nf", not_found),
+        ("/dec", undecodable),
+        ("/db", database_away),
+        ("/bug", bug),
+    ]:
+        routes.get(path)(endpoint)
+    api = types.SimpleNamespace(keys=None, admin_state="normal")
+    app = BrickyardApp(api, Router([routes]))  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answers = {p: await client.get(p) for p in ("/nf", "/dec", "/db", "/bug", "/none")}
+        wrong_method = await client.post("/nf")
+    assert {p: (r.status_code, r.text) for p, r in answers.items()} == {
+        "/nf": (404, "Id not found\n"),
+        "/dec": (422, "request unable to be parsed\n"),
+        "/db": (503, "Database unavailable: retry later\n"),
+        "/bug": (500, "Internal Server Error"),
+        "/none": (404, "Invalid path or request\n"),
+    }
+    assert (wrong_method.status_code, wrong_method.content) == (405, b"")
+    assert answers["/nf"].headers["content-type"] == "text/plain; charset=utf-8"
+    assert any("GET /bug failed" in r.message and r.exc_info for r in caplog.records)
