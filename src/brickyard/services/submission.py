@@ -21,7 +21,10 @@ class Submission:
     queue_id: str
     server: str
     created: float
-    op_id: str = ""  # the operation whose plan wrote the "running" result
+    # Who wrote the "running" result ("" = nobody yet): the operation whose plan wrote it, the
+    # job's operation when the queue wrote it, or "(queue)" for a job without one. Only that
+    # operation's finalize may write the answer.
+    op_id: str = ""
     # (status, redirect, error) as the operation's finalizing transaction wrote them
     outcome: tuple[str, str | None, str | None] | None = None
 

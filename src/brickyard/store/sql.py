@@ -150,20 +150,22 @@ class Transaction:
         these statements are most of those of a volume create. Elsewhere: SQLAlchemy."""
         if self.conn.dialect.name != "sqlite":
             return self.conn.execute(statement, params or {})
+        typed = _typed_sql(statement, self.conn.dialect)
+        values = {**typed.defaults, **params} if params else typed.defaults
+        return self._sqlite().execute(typed.sql, [values[name] for name in typed.names])
+
+    def _sqlite(self) -> Any:
+        """The SQLite driver's own connection under this transaction's."""
         if self._driver is None:
             self._driver = self.conn.connection.driver_connection
-        sql, names, defaults = _driver_sql(statement, self.conn.dialect)
-        values = {**defaults, **params} if params else defaults
-        return self._driver.execute(sql, [values[name] for name in names])
+        return self._driver
 
     def _plain_in(self, statement: Any, sqlite_sql: str, ids: list[str]) -> Any:
         """`statement` of one expanding "ids" parameter; on SQLite `sqlite_sql` (the same
         query, its IN list left as {}) straight to the driver."""
         if self.conn.dialect.name != "sqlite" or not ids:
             return self.conn.execute(statement, {"ids": ids})
-        if self._driver is None:
-            self._driver = self.conn.connection.driver_connection
-        return self._driver.execute(sqlite_sql.format(",".join("?" * len(ids))), ids)
+        return self._sqlite().execute(sqlite_sql.format(",".join("?" * len(ids))), ids)
 
     def _plain_column(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
         return [row[0] for row in self._plain(statement, params)]
@@ -174,11 +176,9 @@ class Transaction:
         own result conversions (see _typed_sql); elsewhere SQLAlchemy."""
         if self.conn.dialect.name != "sqlite":
             return [dict(row) for row in self.conn.execute(statement, params).mappings()]
-        if self._driver is None:
-            self._driver = self.conn.connection.driver_connection
         typed = _typed_sql(statement, self.conn.dialect)
         values = {**typed.defaults, **params}
-        cursor = self._driver.execute(typed.sql, [values[name] for name in typed.names])
+        cursor = self._sqlite().execute(typed.sql, [values[name] for name in typed.names])
         return [typed.row(row) for row in cursor.fetchall()]
 
     def _insert(self, statement: Insert, entities: list[dict[str, Any]]) -> None:
@@ -187,15 +187,14 @@ class Transaction:
         if self.conn.dialect.name != "sqlite":
             self.conn.execute(statement, entities if len(entities) > 1 else entities[0])
             return
-        if self._driver is None:
-            self._driver = self.conn.connection.driver_connection
         typed = _typed_sql(statement, self.conn.dialect, entities[0].keys())
         rows = [typed.bind(values) for values in entities]
+        driver = self._sqlite()
         try:
             if len(rows) == 1:
-                self._driver.execute(typed.sql, rows[0])
+                driver.execute(typed.sql, rows[0])
             else:
-                self._driver.executemany(typed.sql, rows)
+                driver.executemany(typed.sql, rows)
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(typed.sql, None, exc) from exc
 
@@ -506,7 +505,6 @@ class SqlStore:
         self._local = threading.local()  # SQLite: this thread's own connection (_connection)
         self._held: list[Connection] = []
         self._held_lock = threading.Lock()
-        self._compiled: dict[int, tuple[str, tuple[str, ...]]] = {}
         self._listeners: list[Callable[[CommitChanges], None]] = []
 
     def on_commit(self, listener: Callable[[CommitChanges], None]) -> None:
@@ -617,7 +615,8 @@ class SqlStore:
             with self._write_lock, self.engine.begin() as conn:
                 conn.execute(statement, params)
             return
-        sql, names = self._compile(statement)
+        typed = _typed_sql(statement, self.engine.dialect)
+        values = {**typed.defaults, **params}
         # The connection the thread's transactions use (see _connection): its page cache is
         # still valid, where a second connection would re-read every page the other one wrote
         # (a third of the server's system calls per create, measured).
@@ -626,20 +625,11 @@ class SqlStore:
             raw = conn.connection.driver_connection
             assert raw is not None  # a live SQLite connection
             try:
-                raw.execute(sql, [params[name] for name in names])
+                raw.execute(typed.sql, [values[name] for name in typed.names])
                 raw.commit()
             except BaseException:
                 raw.rollback()
                 raise
-
-    def _compile(self, statement: Insert | Update | Delete) -> tuple[str, tuple[str, ...]]:
-        """SQL text and the order of its parameters, compiled once per statement."""
-        found = self._compiled.get(id(statement))
-        if found is None:
-            compiled = statement.compile(dialect=self.engine.dialect)
-            found = (str(compiled), tuple(compiled.positiontup or ()))
-            self._compiled[id(statement)] = found
-        return found
 
     def close(self) -> None:
         with self._held_lock:
@@ -773,25 +763,12 @@ _GROW_VOLUME = (
 )
 
 
-_DRIVER_SQL: dict[tuple[int, str], tuple[str, tuple[str, ...], dict[str, Any]]] = {}
-
-
-def _driver_sql(statement: Any, dialect: Any) -> tuple[str, tuple[str, ...], dict[str, Any]]:
-    """A module-level statement compiled once for the driver: its SQL, the order of its
-    parameters, and the values of those the statement carries itself (literals, LIMITs)."""
-    key = (id(statement), dialect.name)
-    found = _DRIVER_SQL.get(key)
-    if found is None:
-        compiled = statement.compile(dialect=dialect)
-        found = (str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
-        _DRIVER_SQL[key] = found
-    return found
-
-
 @dataclass(frozen=True)
 class _TypedSql:
-    """A statement compiled once for the SQLite driver, with the conversions SQLAlchemy would
-    apply to its parameters and result columns (each column type's own processors)."""
+    """A module-level statement compiled once for the SQLite driver: its SQL, the order of its
+    parameters, the values it carries itself (literals, LIMITs), and the conversions
+    SQLAlchemy would apply to its parameters and result columns (each column type's own
+    processors; `Transaction._plain` needs none)."""
 
     sql: str
     names: tuple[str, ...]  # parameter order

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from brickyard.domain.model import Cluster, Device, EntryState, Node
 from brickyard.store.migrate import (
@@ -61,6 +62,24 @@ def _alembic_config() -> Config:
     return config
 
 
+def _alembic_modules_after(url: str, steps: str) -> str:
+    """The Alembic and Mako modules a fresh process holds after `steps` ran on a store at
+    `url` (with `upgrade`, `upgrade_apart` and `is_current` imported)."""
+    code = (
+        "import sys\n"
+        "from brickyard.store.migrate import is_current, upgrade, upgrade_apart\n"
+        "from brickyard.store.sql import SqlStore\n"
+        f"store = SqlStore({url!r})\n"
+        f"{steps}"
+        "store.close()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    return done.stdout.strip()
+
+
 def test_the_head_read_from_the_migration_files_is_alembics() -> None:
     scripts = ScriptDirectory.from_config(_alembic_config())
     assert head_revisions() == frozenset(scripts.get_heads())
@@ -90,28 +109,20 @@ def test_a_current_database_is_opened_without_importing_alembic(tmp_path: Path) 
     store = SqlStore(url)
     upgrade(store.engine)
     store.close()
-    code = (
-        "import sys\n"
-        "from brickyard.store.migrate import upgrade\n"
-        "from brickyard.store.sql import SqlStore\n"
-        f"store = SqlStore({url!r})\n"
-        "upgrade(store.engine)\n"
-        "store.close()\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.strip() == "[]"
+    assert _alembic_modules_after(url, "upgrade(store.engine)\n") == "[]"
 
 
-def test_a_newer_revision_is_still_refused(tmp_path: Path, new_database: Any) -> None:
+@pytest.mark.parametrize("upgrader", [upgrade, upgrade_apart], ids=["in-process", "child"])
+def test_a_newer_revision_is_still_refused(
+    tmp_path: Path, new_database: Any, upgrader: Callable[[Engine], None]
+) -> None:
+    """In the process (`brickyard migrate`) and in the child `brickyard serve` starts alike."""
     store = SqlStore(as_url(new_database(tmp_path)))
     upgrade(store.engine)
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
     with pytest.raises(SchemaTooNew, match="0999, newer than this version's"):
-        upgrade(store.engine)
+        upgrader(store.engine)
     with store.engine.connect() as conn:
         assert current_revisions(conn) == {"0999"}
     store.close()
@@ -123,36 +134,15 @@ def test_the_server_upgrades_in_a_child_and_never_loads_alembic(
     """`brickyard serve` migrates a new database in a child process: the schema is the
     newest, and the server's own process holds no Alembic or Mako."""
     url = as_url(new_database(tmp_path))
-    code = (
-        "import sys\n"
-        "from brickyard.store.migrate import is_current, upgrade_apart\n"
-        "from brickyard.store.sql import SqlStore\n"
-        f"store = SqlStore({url!r})\n"
+    steps = (
         "assert not is_current(store.engine)\n"
         "upgrade_apart(store.engine)\n"
         "assert is_current(store.engine)\n"
-        "store.close()\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
-    )
-    assert done.stdout.strip() == "[]"
+    assert _alembic_modules_after(url, steps) == "[]"
     store = SqlStore(url)
     with store.engine.connect() as conn:
         assert current_revisions(conn) == head_revisions()
-    store.close()
-
-
-def test_a_newer_revision_is_refused_by_the_child_too(tmp_path: Path, new_database: Any) -> None:
-    store = SqlStore(as_url(new_database(tmp_path)))
-    upgrade(store.engine)
-    with store.engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
-    with pytest.raises(SchemaTooNew, match="0999, newer than this version's"):
-        upgrade_apart(store.engine)
-    with store.engine.connect() as conn:
-        assert current_revisions(conn) == {"0999"}
     store.close()
 
 
