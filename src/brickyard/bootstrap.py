@@ -234,6 +234,12 @@ class Server:
     cleaner: CleanerSettings = field(default_factory=CleanerSettings)
     tasks: set[asyncio.Task[object]] = field(default_factory=set)
 
+    def close(self) -> None:
+        """Stop using the database: the read queue results' rows go first (see
+        OperationQueue.forget_read)."""
+        self.services.queue.forget_read()
+        self.store.close()
+
     async def recover(self) -> None:
         """Crash recovery: settle what an earlier run (or a dead server) left, and answer its
         requests (requests are answered meanwhile: every operation is claimed before anyone

@@ -100,7 +100,7 @@ class Harness:
         await self.queue.drain()
         self.server.services.ctx.heals.cancel()
         await self.client.aclose()
-        self.server.store.close()
+        self.server.close()
 
     @property
     def api_state(self) -> Any:
@@ -460,6 +460,8 @@ class Restartable:
         # for the lease; the crashed server was in this process, so its pid is alive).
         expire_lease(old.server)
         old.server.services.ctx.heals.cancel()
+        if old.queue._forget_timer is not None:  # a dead process deletes nothing more
+            old.queue._forget_timer.cancel()
         await old.client.aclose()
         old.server.store.close()
         self.h = self._open(world=old.world)

@@ -26,11 +26,12 @@ def _trace_commits(harness: Harness) -> list[str]:
     return seen
 
 
-async def test_a_create_commits_eight_times_and_its_answer_with_its_operation(
+async def test_a_create_commits_five_times_and_its_answer_with_its_operation(
     harness: Harness,
 ) -> None:
     await harness.build_topology(nodes=3)
     await harness.create_volume(**VOLUME)  # warm: the first create also loads indexes
+    harness.queue.forget_read()
     seen = _trace_commits(harness)
     accepted = await harness.post("/volumes", VOLUME)
     assert accepted.status_code == 202
@@ -45,15 +46,76 @@ async def test_a_create_commits_eight_times_and_its_answer_with_its_operation(
     with harness.server.store.read() as tx:
         done = results.get(tx, queue_id)
         assert tx.conn.execute(pending_operations.select()).all() == []
+        steps = [s.kind for s in tx.operation_steps(running.op_id)]
+    assert steps == []  # the journal went with the finalize
     assert done is not None and done.status == results.DONE
     assert done.redirect is not None and done.redirect.startswith("/volumes/")
     polled = await harness.get(f"/queue/{queue_id}")
     assert polled.status_code == 303 and polled.headers["location"] == done.redirect
     await asyncio.sleep(0)
     commits = [s for s in seen if s.strip().upper().startswith("COMMIT")]
-    # plan + "running", 5 journal steps, finalize + "done", the read-once delete
-    assert len(commits) == 8, seen
+    # plan + "running"; the 3 bricks made, the gluster create's intent, the volume made;
+    # finalize + "done". The read-once delete is batched (below).
+    assert len(commits) == 5, seen
+    # read once: answered no more, though its row waits for the batched delete
+    assert (await harness.get(f"/queue/{queue_id}")).status_code == 404
     with harness.server.store.read() as tx:
+        assert results.get(tx, queue_id) is not None
+    harness.queue.forget_read()
+    with harness.server.store.read() as tx:
+        assert results.get(tx, queue_id) is None
+
+
+async def test_the_bricks_made_are_journaled_together(harness: Harness) -> None:
+    """The three brick-made records of a create are one commit, in the journal all the same."""
+    topo = await harness.build_topology(nodes=3)
+    harness.world.fail(topo.manage[topo.nodes[0]], "volume_create", "gluster says no")
+    journals: list[list[str]] = []
+    store = harness.server.store
+    original = store.record_steps
+
+    def record(op_id: str, steps: Any, at: float) -> None:
+        journals.append([kind for _, kind, _ in steps])
+        original(op_id, steps, at)
+
+    store.record_steps = record  # type: ignore[method-assign]
+    accepted = await harness.post("/volumes", {**VOLUME, "name": "together"})
+    await harness.queue.drain()
+    assert accepted.status_code == 202
+    assert ["brick-made"] * 3 in journals
+
+
+async def test_read_results_are_deleted_in_one_batch_by_themselves(
+    harness: Harness, monkeypatch: Any
+) -> None:
+    from brickyard.services import queue as queue_module
+
+    monkeypatch.setattr(queue_module, "FORGET_DELAY", 0.05)
+    await harness.build_topology(nodes=3)
+    ids = []
+    for n in range(3):
+        accepted = await harness.post("/volumes", {**VOLUME, "name": f"batch{n}"})
+        ids.append(accepted.headers["location"].rsplit("/", 1)[1])
+    await harness.queue.drain()
+    seen = _trace_commits(harness)
+    for queue_id in ids:
+        assert (await harness.get(f"/queue/{queue_id}")).status_code == 303
+    assert not [s for s in seen if s.strip().upper().startswith("COMMIT")]
+    await asyncio.sleep(0.2)
+    assert len([s for s in seen if s.strip().upper().startswith("COMMIT")]) == 1, seen
+    with harness.server.store.read() as tx:
+        assert [results.get(tx, queue_id) for queue_id in ids] == [None] * 3
+
+
+async def test_a_result_read_before_shutdown_is_gone_after_it(harness: Harness) -> None:
+    h = harness
+    await h.build_topology(nodes=3)
+    accepted = await h.post("/volumes", VOLUME)
+    queue_id = accepted.headers["location"].rsplit("/", 1)[1]
+    await h.queue.drain()
+    assert (await h.get(f"/queue/{queue_id}")).status_code == 303
+    h.server.close()  # as `brickyard serve` stops
+    with h.server.store.read() as tx:
         assert results.get(tx, queue_id) is None
 
 

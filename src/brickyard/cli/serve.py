@@ -64,7 +64,7 @@ def run_server(config_path: str | None, disable_auth: bool) -> int:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner_loop:
             runner_loop.run(serve())
     finally:
-        server.store.close()
+        server.close()
     return 0
 
 

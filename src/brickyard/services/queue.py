@@ -33,6 +33,11 @@ from .submission import SUBMISSION, Submission
 log = logging.getLogger(__name__)
 
 
+# How long a result read on a one-server store stays in the database before its batched delete
+# (read-once holds at once, in memory): one commit for all the polls of that moment, instead of
+# one per poll. A crash in between only lets a result be read again after the restart.
+FORGET_DELAY = 0.5
+
 DATABASE_LOST = (
     "The database was unreachable during this operation; it is recovered (rolled back or "
     "finished) once the database answers: see GET /operations/pending"
@@ -86,6 +91,9 @@ class OperationQueue:
         self._shared_slots: set[str] = set()
         # Results the database refused to take (an outage): (status, redirect, error).
         self._unrecorded: dict[str, tuple[str, str | None, str | None]] = {}
+        # Results handed out whose rows are not deleted yet (one-server stores: `_forget`).
+        self._read: set[str] = set()
+        self._forget_timer: asyncio.TimerHandle | None = None
 
     def reserve(self, throttled: bool) -> Slot:
         if not throttled:
@@ -270,7 +278,7 @@ class OperationQueue:
 
     def _take_stored(self, queue_id: str) -> QueueEntry | None:
         """A result from before a restart."""
-        if self.store is None:
+        if self.store is None or queue_id in self._read:
             return None
         with self.store.read() as tx:
             stored = results.get(tx, queue_id)
@@ -286,7 +294,34 @@ class OperationQueue:
         """Delete a result once read; False when another server read it first."""
         if self.store is None:
             return True
-        return results.delete(self.store, queue_id)
+        if self.store.shared:
+            return results.delete(self.store, queue_id)
+        # Only this server answers from this database: read-once holds from now on through
+        # `_read`; the row goes with the others read in the next FORGET_DELAY.
+        self._read.add(queue_id)
+        if self._forget_timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.forget_read()
+                return True
+            self._forget_timer = loop.call_later(FORGET_DELAY, self.forget_read)
+        return True
+
+    def forget_read(self) -> None:
+        """Delete the rows of the results handed out since the last call (at shutdown too)."""
+        if self._forget_timer is not None:
+            self._forget_timer.cancel()
+            self._forget_timer = None
+        if self.store is None or not self._read:
+            return
+        batch = set(self._read)
+        try:
+            results.delete_all(self.store, batch)
+        except Exception as exc:  # kept in `_read`: still read-once, deleted at the next read
+            log.warning("deleting %d read queue results failed: %s", len(batch), exc)
+            return
+        self._read -= batch
 
     async def drain(self) -> None:
         if self._tasks:

@@ -85,6 +85,11 @@ def delete(store: SqlStore, queue_id: str) -> bool:
         return bool(tx.conn.execute(_DELETE, {"queue_id": queue_id}).rowcount == 1)
 
 
+def delete_all(store: SqlStore, queue_ids: set[str]) -> None:
+    """Forget results read on a store no other server shares (one commit for all)."""
+    store.quick_write_many(_DELETE, [{"queue_id": queue_id} for queue_id in sorted(queue_ids)])
+
+
 def running(tx: Transaction, server: str | None = None) -> list[QueueResult]:
     """Results still running: all of them, or those of `server`."""
     statement = _RUNNING if server is None else _RUNNING.where(queue_results.c.server == server)

@@ -21,6 +21,7 @@ and ``sed`` addresses, so they are restricted to ``[A-Za-z0-9_-]`` (Heketi ids a
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Iterable, Iterator, Sequence
@@ -59,6 +60,15 @@ class Outcome(Enum):
     FAILED = "failed"
 
 
+@functools.lru_cache(maxsize=256)
+def _tolerate_patterns(tolerate: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """The compiled `tolerate` patterns (a few fixed sets serve every command)."""
+    try:
+        return tuple(re.compile(p, re.IGNORECASE) for p in tolerate)
+    except re.error as exc:
+        raise ValueError(f"invalid tolerate pattern: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Command:
     """One program run on a node.
@@ -82,26 +92,26 @@ class Command:
         argv = tuple(self.argv)
         if not argv:
             raise ValueError("argv must not be empty")
-        for arg in argv:
-            if not isinstance(arg, str):
-                raise TypeError(f"argv elements must be str, got {type(arg).__name__}")
-            if "\x00" in arg:
-                raise ValueError(f"argv element contains NUL: {arg!r}")
+        # Checked in one pass over all words (every node command is built here, many per
+        # operation); the offending word is looked for only when there is one.
+        if not all(isinstance(arg, str) for arg in argv):
+            bad = next(arg for arg in argv if not isinstance(arg, str))
+            raise TypeError(f"argv elements must be str, got {type(bad).__name__}")
+        if "\x00" in "".join(argv):
+            bad = next(arg for arg in argv if "\x00" in arg)
+            raise ValueError(f"argv element contains NUL: {bad!r}")
         if not argv[0]:
             raise ValueError("argv[0] must not be empty")
         if not self.timeout > 0:
             raise ValueError(f"timeout must be positive, got {self.timeout!r}")
         if self.stdin is not None and not isinstance(self.stdin, bytes):
             raise TypeError("stdin must be bytes or None")
-        try:
-            patterns = tuple(re.compile(p, re.IGNORECASE) for p in self.tolerate)
-        except re.error as exc:
-            raise ValueError(f"invalid tolerate pattern: {exc}") from None
+        tolerate = tuple(self.tolerate)
         object.__setattr__(self, "argv", argv)
         object.__setattr__(self, "timeout", float(self.timeout))
         object.__setattr__(self, "ok_exit_codes", frozenset(self.ok_exit_codes))
-        object.__setattr__(self, "tolerate", tuple(self.tolerate))
-        object.__setattr__(self, "_patterns", patterns)
+        object.__setattr__(self, "tolerate", tolerate)
+        object.__setattr__(self, "_patterns", _tolerate_patterns(tolerate))
 
     @property
     def program(self) -> str:

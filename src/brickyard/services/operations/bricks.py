@@ -101,16 +101,23 @@ def ownership(volume: Volume, bricks: list[Brick], targets: Targets) -> VolumeOw
 async def make_bricks(
     ctx: ServiceContext, run: Run, volume: Volume, bricks: list[Brick], targets: Targets
 ) -> None:
-    """Create bricks on their nodes in parallel, journaling each as it is made. On a failure
-    the others still finish (or fail) first; the rollback then destroys them all, once."""
+    """Create bricks on their nodes in parallel, then journal those made, in one commit. On a
+    failure the others still finish (or fail) first; the rollback then destroys them all, once
+    (whether journaled as made or not: the records are the story, not the rollback's list)."""
 
     async def make(brick: Brick) -> None:
-        node = targets.nodes[brick.node_id]
-        await ctx.agent.brick_create(node, targets.spec(brick, volume.gid))
-        run.done("brick-made", f"brick {brick.id} made on {node.manage}", brick.id)
+        await ctx.agent.brick_create(targets.nodes[brick.node_id], targets.spec(brick, volume.gid))
 
     results = await asyncio.gather(*(make(b) for b in bricks), return_exceptions=True)
     reraise_interruption(results)
+    run.done_all(
+        "brick-made",
+        [
+            (f"brick {brick.id} made on {targets.nodes[brick.node_id].manage}", brick.id)
+            for brick, result in zip(bricks, results, strict=True)
+            if not isinstance(result, BaseException)
+        ],
+    )
     failures = [r for r in results if isinstance(r, BaseException)]
     if not failures:
         return
