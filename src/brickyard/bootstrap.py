@@ -4,6 +4,7 @@ which store and which node agent are in use."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import os
@@ -118,8 +119,8 @@ _SHARED_GLUSTERFS_KEYS = (
 def shared_settings(settings: Settings) -> dict[str, Any]:
     """The settings servers sharing a database must share, by key (compared at start). The
     JWT keys are kept as salted digests: a key itself never reaches the database."""
-    g = settings.glusterfs.model_dump(mode="json", include=set(_SHARED_GLUSTERFS_KEYS))
-    shared: dict[str, Any] = {f"glusterfs.{key}": value for key, value in g.items()}
+    g = dataclasses.asdict(settings.glusterfs)
+    shared: dict[str, Any] = {f"glusterfs.{key}": g[key] for key in _SHARED_GLUSTERFS_KEYS}
     for role in ("admin", "user"):
         key = getattr(settings.jwt, role).key
         digest = hashlib.sha256(b"brickyard shared settings\0" + key.encode()).hexdigest()

@@ -29,22 +29,14 @@ variable, or file) and never contains a secret value.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
+import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
-
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from pydantic_core import PydanticCustomError
 
 __all__ = [
     "ENV_OVERRIDES",
@@ -57,6 +49,7 @@ __all__ = [
     "RetryLimits",
     "Settings",
     "SshExecConfig",
+    "field_names",
     "load_settings",
     "require_auth_keys",
 ]
@@ -72,27 +65,27 @@ class ConfigError(Exception):
 
 # --------------------------------------------------------------------------------------------------
 # Models
+#
+# Plain dataclasses checked by `_build` below (not pydantic: the server keeps its configuration
+# for its whole life, and pydantic with these models cost 7 MiB of its memory). A field's
+# metadata carries its bounds; `_BEFORE` and `_AFTER` hold the few checks of their own.
 
 
-class _Section(BaseModel):
-    """Strict base: JSON types are checked like Go's decoder does; unknown fields are rejected when
-    a model is built directly (the loader strips and reports unknown keys before validation)."""
+class _Invalid(Exception):
+    """A value a field does not take; the message says what it must be."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+
+@dataclass
+class _Section:
+    """Strict base: JSON types are checked like Go's decoder does; unknown keys are rejected
+    by `_build` (the loader strips and reports them before)."""
 
     # Fields for which Heketi treats 0 / "" as "not set": they are replaced by the field default.
     unset_means_default: ClassVar[frozenset[str]] = frozenset()
 
-    @model_validator(mode="before")
-    @classmethod
-    def _unset_values_take_default(cls, data: Any) -> Any:
-        if isinstance(data, dict) and cls.unset_means_default:
-            data = dict(data)
-            for name in cls.unset_means_default:
-                value = data.get(name)
-                if (type(value) is int and value == 0) or (type(value) is str and value == ""):
-                    del data[name]
-        return data
+
+def _bounded(default: float, ge: float, le: float) -> Any:
+    return field(default=default, metadata={"ge": ge, "le": le})
 
 
 def _parse_port(value: Any, default: int) -> Any:
@@ -101,22 +94,31 @@ def _parse_port(value: Any, default: int) -> Any:
         if value == "":
             return default
         if not value.isascii() or not value.isdigit():
-            raise PydanticCustomError("port", "must be a port number 1-65535")
+            raise _Invalid("must be a port number 1-65535")
         value = int(value)
     if type(value) is not int or not 1 <= value <= 65535:
-        raise PydanticCustomError("port", "must be a port number 1-65535")
+        raise _Invalid("must be a port number 1-65535")
     return value
 
 
+def _check_prealloc(value: str) -> str:
+    if not _PREALLOC_RE.match(value):
+        raise _Invalid("must be a gluster-block prealloc mode such as full or no")
+    return value
+
+
+@dataclass
 class JwtKey(_Section):
-    key: str = Field(default="", repr=False)
+    key: str = field(default="", repr=False)
 
 
+@dataclass
 class JwtConfig(_Section):
-    admin: JwtKey = Field(default_factory=JwtKey)
-    user: JwtKey = Field(default_factory=JwtKey)
+    admin: JwtKey = field(default_factory=JwtKey)
+    user: JwtKey = field(default_factory=JwtKey)
 
 
+@dataclass
 class ExecConfig(_Section):
     """Settings shared by the ``sshexec`` and ``kubeexec`` sections (Heketi's ``CmdConfig``)."""
 
@@ -135,31 +137,23 @@ class ExecConfig(_Section):
     fstab: str = "/etc/fstab"
     mountopts: str = "rw,inode64,noatime,nouuid"
     sudo: bool = False
-    snapshot_limit: int = Field(default=0, ge=0, le=_INT64_MAX)
+    snapshot_limit: int = _bounded(0, 0, _INT64_MAX)
     # Ignored in the file (Heketi forces it true);
     # HEKETI_GLUSTERAPP_REBALANCE_ON_EXPANSION=false clears it.
     rebalance_on_expansion: bool = True
     backup_lvm_metadata: bool = False
-    gluster_cli_timeout: int = Field(default=600, ge=1, le=_UINT32_MAX)
+    gluster_cli_timeout: int = _bounded(600, 1, _UINT32_MAX)
     pv_data_alignment: str = "256K"
     vg_physicalextentsize: str = "4M"
     lv_chunksize: str = "256K"
-    xfs_sw: int = Field(default=0, ge=0, le=_INT64_MAX)
-    xfs_su: int = Field(default=0, ge=0, le=_INT64_MAX)
+    xfs_sw: int = _bounded(0, 0, _INT64_MAX)
+    xfs_su: int = _bounded(0, 0, _INT64_MAX)
     debug_umount_failures: bool = False
     block_prealloc: str = "full"
     lvm_wrapper: str = ""
 
-    @field_validator("block_prealloc")
-    @classmethod
-    def _check_prealloc(cls, value: str) -> str:
-        if not _PREALLOC_RE.match(value):
-            raise PydanticCustomError(
-                "prealloc", "must be a gluster-block prealloc mode such as full or no"
-            )
-        return value
 
-
+@dataclass
 class SshExecConfig(ExecConfig):
     unset_means_default: ClassVar[frozenset[str]] = ExecConfig.unset_means_default | {"user"}
 
@@ -167,12 +161,8 @@ class SshExecConfig(ExecConfig):
     user: str = "heketi"
     port: int = 22
 
-    @field_validator("port", mode="before")
-    @classmethod
-    def _port(cls, value: Any) -> Any:
-        return _parse_port(value, 22)
 
-
+@dataclass
 class KubeExecConfig(ExecConfig):
     unset_means_default: ClassVar[frozenset[str]] = ExecConfig.unset_means_default | {
         "max_connections"
@@ -181,7 +171,7 @@ class KubeExecConfig(ExecConfig):
     namespace: str = ""
     gluster_daemonset: bool = False
     use_pod_names: bool = False
-    max_connections: int = Field(default=64, ge=-_INT64_MAX, le=_INT64_MAX)
+    max_connections: int = _bounded(64, -_INT64_MAX, _INT64_MAX)
     disable_timeout_prefix: bool = False
 
     @property
@@ -190,16 +180,18 @@ class KubeExecConfig(ExecConfig):
         return None if self.max_connections < 0 else self.max_connections
 
 
+@dataclass
 class RetryLimits(_Section):
     unset_means_default: ClassVar[frozenset[str]] = frozenset({"volume_create"})
 
-    volume_create: int = Field(default=4, ge=0, le=_INT64_MAX)
+    volume_create: int = _bounded(4, 0, _INT64_MAX)
 
 
 ExecutorName = Literal["mock", "ssh", "kube", "kubernetes", "local"]
 LogLevel = Literal["none", "critical", "error", "warning", "info", "debug"]
 
 
+@dataclass
 class GlusterFSConfig(_Section):
     unset_means_default: ClassVar[frozenset[str]] = frozenset(
         {
@@ -229,40 +221,40 @@ class GlusterFSConfig(_Section):
     db: str = "heketi.db"
     db_read_only: bool = False
     loglevel: LogLevel = "info"
-    brick_max_size_gb: int = Field(default=4096, ge=1, le=_INT64_MAX)
-    brick_min_size_gb: int = Field(default=1, ge=1, le=_INT64_MAX)
-    max_bricks_per_volume: int = Field(default=32, ge=1, le=_INT64_MAX)
-    average_file_size_kb: int = Field(default=64, ge=1, le=_INT64_MAX)
+    brick_max_size_gb: int = _bounded(4096, 1, _INT64_MAX)
+    brick_min_size_gb: int = _bounded(1, 1, _INT64_MAX)
+    max_bricks_per_volume: int = _bounded(32, 1, _INT64_MAX)
+    average_file_size_kb: int = _bounded(64, 1, _INT64_MAX)
     pre_request_volume_options: str = ""
     post_request_volume_options: str = ""
     zone_checking: Literal["none", "strict"] = "none"
-    max_volumes_per_cluster: int = Field(default=1000, ge=-_INT64_MAX, le=_INT64_MAX)
+    max_volumes_per_cluster: int = _bounded(1000, -_INT64_MAX, _INT64_MAX)
     auto_create_block_hosting_volume: bool = False
-    block_hosting_volume_size: int = Field(default=1024, ge=1, le=_INT64_MAX)
+    block_hosting_volume_size: int = _bounded(1024, 1, _INT64_MAX)
     block_hosting_volume_options: str = "group gluster-block"
     disable_monitor_gluster_nodes: bool = False
-    refresh_time_monitor_gluster_nodes: int = Field(default=120, ge=1, le=_UINT32_MAX)
-    start_time_monitor_gluster_nodes: int = Field(default=10, ge=1, le=_UINT32_MAX)
-    max_inflight_operations: int = Field(default=8, ge=1, le=_INT64_MAX)
+    refresh_time_monitor_gluster_nodes: int = _bounded(120, 1, _UINT32_MAX)
+    start_time_monitor_gluster_nodes: int = _bounded(10, 1, _UINT32_MAX)
+    max_inflight_operations: int = _bounded(8, 1, _INT64_MAX)
     disable_background_cleaner: bool = False
-    refresh_time_background_cleaner: int = Field(default=3600, ge=1, le=_UINT32_MAX)
-    start_time_background_cleaner: int = Field(default=60, ge=1, le=_UINT32_MAX)
-    operation_retry_limits: RetryLimits = Field(default_factory=RetryLimits)
-    sshexec: SshExecConfig = Field(default_factory=SshExecConfig)
-    kubeexec: KubeExecConfig = Field(default_factory=KubeExecConfig)
+    refresh_time_background_cleaner: int = _bounded(3600, 1, _UINT32_MAX)
+    start_time_background_cleaner: int = _bounded(60, 1, _UINT32_MAX)
+    operation_retry_limits: RetryLimits = field(default_factory=RetryLimits)
+    sshexec: SshExecConfig = field(default_factory=SshExecConfig)
+    kubeexec: KubeExecConfig = field(default_factory=KubeExecConfig)
     # Brickyard additions.
-    mock_device_size_gb: int = Field(default=500, ge=1, le=_INT64_MAX)
+    mock_device_size_gb: int = _bounded(500, 1, _INT64_MAX)
     brick_backend: Literal["lvm", "loopfile"] = "lvm"
     # How bricks are placed: "balanced" (emptiest acceptable device, new zones first) or
     # "heketi" (Heketi's ring: first fit from a random start).
     placer: Literal["balanced", "heketi"] = "balanced"
     # Highest replica count accepted; Heketi hard-codes 3 and so does the default.
-    max_replica: int = Field(default=3, ge=1, le=16)
+    max_replica: int = _bounded(3, 1, 16)
     # Several servers on one PostgreSQL (docs/ha.md): a server that has not renewed its lease
     # for this long is presumed dead and its operations are taken over by another.
-    server_lease_seconds: float = Field(default=8.0, ge=2.0, le=3600.0)
+    server_lease_seconds: float = _bounded(8.0, 2.0, 3600.0)
     # How other servers and admins reach this one (GET /servers); default: hostname:port.
-    advertise_address: str = Field(default="", max_length=512)
+    advertise_address: str = field(default="", metadata={"max_length": 512})
 
     @property
     def volume_limit(self) -> int | None:
@@ -270,31 +262,37 @@ class GlusterFSConfig(_Section):
         return None if self.max_volumes_per_cluster < 0 else self.max_volumes_per_cluster
 
 
+@dataclass
 class Settings(_Section):
     unset_means_default: ClassVar[frozenset[str]] = frozenset({"bind_address", "default_state"})
 
     port: int = 8080
     bind_address: str = "0.0.0.0"
     use_auth: bool = False  # deprecated and ignored, as in Heketi: auth is on unless --disable-auth
-    jwt: JwtConfig = Field(default_factory=JwtConfig)
+    jwt: JwtConfig = field(default_factory=JwtConfig)
     backup_db_to_kube_secret: bool = False
     enable_tls: bool = False
     cert_file: str = ""
     key_file: str = ""
     profiling: bool = False
     default_state: Literal["normal", "read-only", "local-client"] = "normal"
-    jwt_iat_leeway_seconds: int = Field(default=120, ge=0, le=_UINT32_MAX)
-    max_request_body_bytes: int = Field(default=1048576, ge=1, le=_INT64_MAX)
-    glusterfs: GlusterFSConfig = Field(default_factory=GlusterFSConfig)
-
-    @field_validator("port", mode="before")
-    @classmethod
-    def _port(cls, value: Any) -> Any:
-        return _parse_port(value, 8080)
+    jwt_iat_leeway_seconds: int = _bounded(120, 0, _UINT32_MAX)
+    max_request_body_bytes: int = _bounded(1048576, 1, _INT64_MAX)
+    glusterfs: GlusterFSConfig = field(default_factory=GlusterFSConfig)
 
 
 # Keys Heketi reads that Brickyard accepts without using them (no warning, value not checked).
-_IGNORED_KEYS: dict[type[BaseModel], frozenset[str]] = {
+# Checks of single fields before their type's and after it.
+_BEFORE: dict[tuple[type[_Section], str], Callable[[Any], Any]] = {
+    (Settings, "port"): lambda value: _parse_port(value, 8080),
+    (SshExecConfig, "port"): lambda value: _parse_port(value, 22),
+}
+_AFTER: dict[tuple[type[_Section], str], Callable[[Any], Any]] = {
+    (model, "block_prealloc"): _check_prealloc
+    for model in (ExecConfig, SshExecConfig, KubeExecConfig)
+}
+
+_IGNORED_KEYS: dict[type[_Section], frozenset[str]] = {
     GlusterFSConfig: frozenset({"allocator", "injectexec"}),
     KubeExecConfig: frozenset({"host", "cert", "insecure", "user", "password"}),
 }
@@ -477,18 +475,37 @@ def _show(value: Any) -> str:
     return type(value).__name__
 
 
-def _nested_model(model: type[BaseModel], name: str) -> type[BaseModel] | None:
-    annotation = model.model_fields[name].annotation
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+_FIELD_TYPES: dict[str, dict[str, Any]] = {}
+
+
+def _field_types(model: type[_Section]) -> dict[str, Any]:
+    """Each field's type, resolved (the annotations are strings here); by class name, as
+    mypy takes a non-frozen dataclass for unhashable."""
+    types = _FIELD_TYPES.get(model.__qualname__)
+    if types is None:
+        hints = typing.get_type_hints(model)
+        types = {f.name: hints[f.name] for f in dataclasses.fields(model)}
+        _FIELD_TYPES[model.__qualname__] = types
+    return types
+
+
+def field_names(model: type[_Section]) -> list[str]:
+    """The keys a section takes, in declaration order."""
+    return list(_field_types(model))
+
+
+def _nested_model(model: type[_Section], name: str) -> type[_Section] | None:
+    annotation = _field_types(model)[name]
+    if isinstance(annotation, type) and issubclass(annotation, _Section):
         return annotation
     return None
 
 
 def _clean(
-    raw: Mapping[str, Any], model: type[BaseModel], prefix: str, warnings: list[str]
+    raw: Mapping[str, Any], model: type[_Section], prefix: str, warnings: list[str]
 ) -> dict[str, Any]:
     """Drop comments, ignored and unknown keys (warning for the latter), resolve key case."""
-    fields = model.model_fields
+    fields = _field_types(model)
     by_lower = {name.lower(): name for name in fields}
     ignored = _IGNORED_KEYS.get(model, frozenset())
     out: dict[str, Any] = {}
@@ -558,7 +575,7 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
-def _delete_loc(data: dict[str, Any], loc: tuple[str | int, ...]) -> bool:
+def _delete_loc(data: dict[str, Any], loc: tuple[str, ...]) -> bool:
     node: Any = data
     for part in loc[:-1]:
         if not isinstance(node, dict) or part not in node:
@@ -570,46 +587,104 @@ def _delete_loc(data: dict[str, Any], loc: tuple[str | int, ...]) -> bool:
     return False
 
 
-def _dotted(loc: tuple[str | int, ...]) -> str:
+def _dotted(loc: tuple[str, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def _describe(error: Mapping[str, Any]) -> str:
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return "must be an integer"
-    if kind in ("bool_type", "bool_parsing"):
-        return "must be true or false"
-    if kind == "string_type":
-        return "must be a string"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return "must be a JSON object"
-    if kind == "literal_error":
-        allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+@dataclass(frozen=True)
+class _Problem:
+    """One value a section refused: where, why, and the value (`extra` for an unknown key)."""
+
+    loc: tuple[str, ...]
+    message: str
+    value: Any
+    extra: bool = False
+
+
+_MISSING = object()
+
+
+def _check_type(kind: Any, value: Any) -> str:
+    """Why `value` is not of type `kind` ("" when it is), as Go's decoder would refuse it."""
+    if typing.get_origin(kind) is Literal:
+        allowed = typing.get_args(kind)
+        if type(value) is str and value in allowed:
+            return ""
         return "must be one of " + ", ".join(allowed)
-    if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}"
-    if kind == "less_than_equal":
-        return f"must be at most {ctx.get('le')}"
-    if kind == "extra_forbidden":
-        return "unknown key"
-    return str(error["msg"])
+    if kind is bool:
+        return "" if type(value) is bool else "must be true or false"
+    if kind is int:
+        return "" if type(value) is int else "must be an integer"
+    if kind is float:
+        return "" if type(value) in (int, float) else "must be a number"
+    if kind is str:
+        return "" if type(value) is str else "must be a string"
+    raise TypeError(f"no check for fields of type {kind!r}")  # a new field's type: add it
 
 
-def _format_errors(errors: list[Mapping[str, Any]], origin: Mapping[str, _EnvVar]) -> str:
-    problems = []
-    for error in errors:
-        key = _dotted(error["loc"])
+def _check_field(model: type[_Section], spec: dataclasses.Field[Any], kind: Any, value: Any) -> Any:
+    """The field's value from `value`, or _Invalid."""
+    before = _BEFORE.get((model, spec.name))
+    if before is not None:
+        value = before(value)
+    problem = _check_type(kind, value)
+    if problem:
+        raise _Invalid(problem)
+    bounds = spec.metadata
+    if "ge" in bounds and value < bounds["ge"]:
+        raise _Invalid(f"must be at least {bounds['ge']}")
+    if "le" in bounds and value > bounds["le"]:
+        raise _Invalid(f"must be at most {bounds['le']}")
+    if "max_length" in bounds and len(value) > bounds["max_length"]:
+        raise _Invalid(f"must be at most {bounds['max_length']} characters long")
+    after = _AFTER.get((model, spec.name))
+    return value if after is None else after(value)
+
+
+def _build(model: type[_Section], data: Any, loc: tuple[str, ...], problems: list[_Problem]) -> Any:
+    """A `model` from a JSON object; what it refuses is added to `problems` (all of them, in
+    field order), and the result is then meaningless."""
+    if not isinstance(data, dict):
+        problems.append(_Problem(loc, "must be a JSON object", data))
+        return None
+    data = dict(data)
+    for name in model.unset_means_default:
+        value = data.get(name)
+        if (type(value) is int and value == 0) or (type(value) is str and value == ""):
+            del data[name]
+    types = _field_types(model)
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(model):
+        value = data.get(spec.name, _MISSING)
+        if value is _MISSING:
+            continue
+        nested = _nested_model(model, spec.name)
+        if nested is not None:
+            values[spec.name] = _build(nested, value, (*loc, spec.name), problems)
+            continue
+        try:
+            values[spec.name] = _check_field(model, spec, types[spec.name], value)
+        except _Invalid as exc:
+            problems.append(_Problem((*loc, spec.name), str(exc), value))
+    problems.extend(
+        _Problem((*loc, key), "unknown key", None, True) for key in data if key not in types
+    )
+    return model(**values)
+
+
+def _format_errors(problems: list[_Problem], origin: Mapping[str, _EnvVar]) -> str:
+    messages = []
+    for problem in problems:
+        key = _dotted(problem.loc)
         env = origin.get(key)
         where = f"{env.name} ({key})" if env else key
-        message = f"{where}: {_describe(error)}"
+        message = f"{where}: {problem.message}"
         secret = key in _SECRET_KEYS or (env is not None and env.secret)
-        if error["type"] != "extra_forbidden":
-            shown = type(error["input"]).__name__ if secret else _show(error["input"])
+        if not problem.extra:
+            shown = type(problem.value).__name__ if secret else _show(problem.value)
             message += f" (got {shown})"
-        problems.append(message)
-    return "; ".join(problems)
+        messages.append(message)
+    return "; ".join(messages)
 
 
 def _section_in_use(section: str, executor: Any) -> bool:
@@ -622,27 +697,27 @@ def _validate(data: dict[str, Any], origin: Mapping[str, _EnvVar]) -> Settings:
     glusterfs = data.get("glusterfs")
     executor = glusterfs.get("executor", "ssh") if isinstance(glusterfs, dict) else "ssh"
     while True:
-        try:
-            return Settings.model_validate(data)
-        except ValidationError as exc:
-            errors: list[Mapping[str, Any]] = list(exc.errors(include_url=False))
-        fatal: list[Mapping[str, Any]] = []
-        forgivable: list[tuple[str | int, ...]] = []
-        for error in errors:
-            loc = tuple(error["loc"])
+        problems: list[_Problem] = []
+        settings = _build(Settings, data, (), problems)
+        if not problems:
+            return typing.cast(Settings, settings)
+        fatal: list[_Problem] = []
+        forgivable: list[tuple[str, ...]] = []
+        for problem in problems:
+            loc = problem.loc
             unused_section = (
                 len(loc) >= 2
                 and loc[0] == "glusterfs"
                 and loc[1] in ("sshexec", "kubeexec")
-                and not _section_in_use(str(loc[1]), executor)
+                and not _section_in_use(loc[1], executor)
             )
             if unused_section and _dotted(loc) not in origin:
                 forgivable.append(loc)
             else:
-                fatal.append(error)
+                fatal.append(problem)
         # Values in an executor section that is not in use fall back to their defaults.
         if fatal or not all([_delete_loc(data, loc) for loc in forgivable]):
-            raise ConfigError(_format_errors(fatal or errors, origin))
+            raise ConfigError(_format_errors(fatal or problems, origin))
 
 
 def load_settings(

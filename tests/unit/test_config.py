@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -21,6 +22,7 @@ from brickyard.config import (
     KubeExecConfig,
     Settings,
     SshExecConfig,
+    field_names,
     load_settings,
     require_auth_keys,
 )
@@ -228,20 +230,20 @@ def test_every_default_without_a_file() -> None:
 def test_every_model_field_has_an_expected_default() -> None:
     covered = {k for k in EXPECTED_DEFAULTS if not k.endswith(("volume_limit", "connection_limit"))}
     fields = set()
-    for name in Settings.model_fields:
+    for name in field_names(Settings):
         if name not in ("jwt", "glusterfs"):
             fields.add(name)
     fields |= {"jwt.admin.key", "jwt.user.key"}
-    for name in GlusterFSConfig.model_fields:
+    for name in field_names(GlusterFSConfig):
         if name not in ("sshexec", "kubeexec", "operation_retry_limits"):
             fields.add(f"glusterfs.{name}")
     fields.add("glusterfs.operation_retry_limits.volume_create")
     for model, section in ((SshExecConfig, "sshexec"), (KubeExecConfig, "kubeexec")):
-        for name in model.model_fields:
-            if name not in ExecConfig.model_fields:
+        for name in field_names(model):
+            if name not in field_names(ExecConfig):
                 fields.add(f"glusterfs.{section}.{name}")
     assert fields == covered
-    assert set(ExecConfig.model_fields) == set(EXEC_DEFAULTS)
+    assert set(field_names(ExecConfig)) == set(EXEC_DEFAULTS)
 
 
 def test_empty_object_file_gives_defaults(tmp_path: Path) -> None:
@@ -413,7 +415,7 @@ _NAME = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1, ma
 _KNOWN = {
     name.lower()
     for model in (Settings, GlusterFSConfig, SshExecConfig, KubeExecConfig)
-    for name in model.model_fields
+    for name in field_names(model)
 } | {"allocator", "injectexec", "host", "cert", "insecure", "user", "password", "admin", "key"}
 _SCALAR = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5))
 _PLACES = ["", "jwt", "jwt.admin", "glusterfs", "glusterfs.sshexec", "glusterfs.kubeexec"]
@@ -954,7 +956,7 @@ def test_secrets_are_not_in_repr_or_str(tmp_path: Path) -> None:
         assert "ADMIN-SECRET" not in text
         assert "USR-SECRET" not in text
     assert loaded.jwt.admin.key == "ADMIN-SECRET"  # callers get the plain string
-    assert loaded.model_dump()["jwt"]["user"]["key"] == "USR-SECRET"
+    assert dataclasses.asdict(loaded)["jwt"]["user"]["key"] == "USR-SECRET"
 
 
 def test_secret_env_values_not_in_repr() -> None:
@@ -989,3 +991,35 @@ def test_use_auth_is_ignored_for_auth_decision(tmp_path: Path) -> None:
     loaded = load(tmp_path, {"use_auth": False})
     with pytest.raises(ConfigError):
         require_auth_keys(loaded, disable_auth=False)
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (
+            {"glusterfs": {"server_lease_seconds": True}},
+            "glusterfs.server_lease_seconds: must be a number (got true)",
+        ),
+        (
+            {"glusterfs": {"server_lease_seconds": 1}},
+            "glusterfs.server_lease_seconds: must be at least 2.0 (got 1)",
+        ),
+        (
+            {"glusterfs": {"advertise_address": "a" * 513}},
+            "glusterfs.advertise_address: must be at most 512 characters long (got 'aaaa",
+        ),
+        ({"glusterfs": {"loglevel": 3}}, "glusterfs.loglevel: must be one of none, critical,"),
+        ({"glusterfs": "x"}, "glusterfs: must be a JSON object (got 'x')"),
+    ],
+)
+def test_refused_values_are_named_with_what_they_must_be(
+    tmp_path: Path, document: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(write(tmp_path, document), {})
+    assert str(raised.value).startswith(message)
+
+
+def test_a_float_setting_takes_an_integer(tmp_path: Path) -> None:
+    loaded, _ = load_settings(write(tmp_path, {"glusterfs": {"server_lease_seconds": 3}}), {})
+    assert loaded.glusterfs.server_lease_seconds == 3

@@ -1,7 +1,7 @@
 """The values the command builders and the remote node agent read from the configuration.
 
-The node layer must not depend on the server's configuration model (`brickyard.config`, a
-pydantic schema of the whole server's file and environment): it takes this small frozen value
+The node layer must not depend on the server's configuration model (`brickyard.config`, the
+dataclasses of the whole server's file and environment): it takes this small frozen value
 instead, and the composition root (`brickyard.bootstrap.command_settings`) copies the fields
 from the configured ``sshexec``/``kubeexec`` section. Names and defaults are those of the
 configuration's exec section (Heketi's ``CmdConfig``), so the defaults here are the defaults
