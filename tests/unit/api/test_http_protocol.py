@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -39,18 +41,19 @@ class RecordingTransport(asyncio.Transport):
         return {"peername": ("127.0.0.1", 4242)}.get(name, default)
 
 
-async def test_the_writes_of_one_iteration_go_out_as_one() -> None:
+async def test_a_write_waits_for_the_next_and_goes_out_with_it() -> None:
     real = RecordingTransport()
     transport = CoalescingTransport(real, asyncio.get_running_loop())
     transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
-    transport.write(memoryview(b"body"))
     assert real.writes == []
-    assert transport.get_write_buffer_size() == 7 + 19 + 4
-    await asyncio.sleep(0)
+    assert transport.get_write_buffer_size() == 7 + 19
+    transport.write(memoryview(b"body"))
+    # at once, not at the end of the iteration: the response is out when its send returns
     assert real.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody"]
-    transport.write(b"next")
+    transport.write(b"alone")  # nothing follows it: out at the end of the iteration
+    assert real.writes[1:] == []
     await asyncio.sleep(0)
-    assert real.writes[1:] == [b"next"]
+    assert real.writes[1:] == [b"alone"]
 
 
 async def test_close_sends_what_was_written_first_and_abort_drops_it() -> None:
@@ -91,6 +94,12 @@ async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             await asyncio.sleep(0.01)
         await send({"type": "http.response.body", "body": b""})
         return
+    if scope["path"] == "/then-block":
+        # The answer first, then the loop is blocked: the client must have it meanwhile.
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        time.sleep(3)
+        return
     answer = b"echo:" + body
     headers = [(b"content-length", str(len(answer)).encode()), (b"content-type", b"text/plain")]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -117,7 +126,9 @@ async def _exchange(port: int, request: bytes, until: bytes) -> bytes:
 
 
 @pytest.fixture
-async def served() -> Any:
+def served() -> Any:
+    """uvicorn with the protocol, on its own thread and event loop (as a separate server: an
+    application that blocks its loop does not block the test's client)."""
     port = _free_port()
     config = uvicorn.Config(
         _app,
@@ -128,12 +139,15 @@ async def served() -> Any:
         http=CoalescingHttpToolsProtocol,
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.started
     yield port
     server.should_exit = True
-    await task
+    thread.join(10)
 
 
 async def test_keep_alive_requests_are_answered_in_order(served: int) -> None:
@@ -162,16 +176,24 @@ async def test_connection_close_gets_the_answer_before_the_close(served: int) ->
 async def test_the_server_writes_a_response_once(
     served: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    joined: list[int] = []
-    flush = CoalescingTransport._flush
+    sent: list[bytes] = []
+    send = CoalescingTransport._send
 
-    def counting(self: CoalescingTransport) -> None:
-        joined.append(len(self._pending))
-        flush(self)
+    def counting(self: CoalescingTransport, data: bytes) -> None:
+        sent.append(data)
+        send(self, data)
 
-    monkeypatch.setattr(CoalescingTransport, "_flush", counting)
-    data = await _exchange(
-        served, b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", b"echo:hi"
-    )
+    monkeypatch.setattr(CoalescingTransport, "_send", counting)
+    request = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+    data = await _exchange(served, request, b"echo:hi")
     assert data.endswith(b"echo:hi")
-    assert joined[0] == 2  # status line and headers, then the body: one write
+    assert sent == [data]  # status line, headers and body: one write
+
+
+async def test_the_answer_is_out_before_the_application_goes_on(served: int) -> None:
+    """A response is on the wire when the send of its body returns (a server that crashes
+    right after answering has answered), even an empty one."""
+    started = time.monotonic()
+    data = await _exchange(served, b"GET /then-block HTTP/1.1\r\nHost: x\r\n\r\n", b"\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 204 No Content")
+    assert time.monotonic() - started < 2  # not after the application's 3 s block
