@@ -259,3 +259,24 @@ async def test_crash_during_node_remove_is_resumed(
     assert [e for e in after["brickentries"].values() if e["Info"]["node"] == node] == []
     assert after["nodeentries"][node]["State"] == "failed"
     assert len(after["brickentries"]) == 9
+
+
+async def test_a_bricks_crash_point_comes_before_the_bricks_are_journaled(
+    server: Restartable, crash_at: list[str]
+) -> None:
+    """The bricks of a create are journaled together once all are made; the crash point of
+    the first comes as soon as it is made, before any record: recovery then rolls back bricks
+    the journal never named, and nothing is left."""
+    await server.h.build_topology()
+    free = await server.h.device_storage()
+    crash_at.append("create-volume:brick-made:1")
+    await _crash_during(
+        server, await server.h.post("/volumes", {"size": 1, "durability": REPLICA3})
+    )
+    (op,) = await server.h.pending_operations()
+    detail = await server.h.get_json(f"/operations/pending/{op['id']}")
+    assert not [s for s in detail["steps"] if " made on " in s], detail["steps"]
+    await server.restart()
+    assert await server.h.pending_operations() == []
+    await server.h.assert_consistent()
+    assert await server.h.device_storage() == free

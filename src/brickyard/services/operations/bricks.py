@@ -103,10 +103,13 @@ async def make_bricks(
 ) -> None:
     """Create bricks on their nodes in parallel, then journal those made, in one commit. On a
     failure the others still finish (or fail) first; the rollback then destroys them all, once
-    (whether journaled as made or not: the records are the story, not the rollback's list)."""
+    (whether journaled as made or not: the records are the story, not the rollback's list).
+    A brick's crash point comes as soon as it is made, while the others may still be in the
+    making: the crash tests kill the server there."""
 
     async def make(brick: Brick) -> None:
         await ctx.agent.brick_create(targets.nodes[brick.node_id], targets.spec(brick, volume.gid))
+        run.crash_point("brick-made")
 
     results = await asyncio.gather(*(make(b) for b in bricks), return_exceptions=True)
     reraise_interruption(results)

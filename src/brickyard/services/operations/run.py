@@ -43,16 +43,14 @@ class Run:
         self._record(kind, text, subject)
 
     def done_all(self, kind: str, steps: Sequence[tuple[str, str]]) -> None:
-        """Node steps of one `kind` that completed together (text, subject each): journaled in
-        one commit, then each one's crash point."""
+        """Node steps of one `kind` that completed side by side (text, subject each),
+        journaled in one commit. Their crash points are the caller's: as each completes."""
         if not steps:
             return
         self.ctx.lease_check()
         self.ctx.store.record_steps(
             self.op_id, [(text, kind, subject) for text, subject in steps], time.time()
         )
-        for _ in steps:
-            self.crash_point(kind)
 
     def begin(self, kind: str, text: str, subject: str = "") -> None:
         """About to run a node command whose effect recovery must look for (kind ends in
