@@ -318,7 +318,7 @@ class OperationQueue:
         batch = set(self._read)
         try:
             results.delete_all(self.store, batch)
-        except Exception as exc:  # kept in `_read`: still read-once, deleted at the next read
+        except Exception as exc:  # kept in `_read`: still read-once, in the next batch or at stop
             log.warning("deleting %d read queue results failed: %s", len(batch), exc)
             return
         self._read -= batch
