@@ -281,17 +281,17 @@ class Settings(_Section):
     glusterfs: GlusterFSConfig = field(default_factory=GlusterFSConfig)
 
 
-# Keys Heketi reads that Brickyard accepts without using them (no warning, value not checked).
-# Checks of single fields before their type's and after it.
+# Checks of single fields of their own, before their type's and after it; a section's checks
+# hold for the sections derived from it (see `_own_check`).
 _BEFORE: dict[tuple[type[_Section], str], Callable[[Any], Any]] = {
     (Settings, "port"): lambda value: _parse_port(value, 8080),
     (SshExecConfig, "port"): lambda value: _parse_port(value, 22),
 }
 _AFTER: dict[tuple[type[_Section], str], Callable[[Any], Any]] = {
-    (model, "block_prealloc"): _check_prealloc
-    for model in (ExecConfig, SshExecConfig, KubeExecConfig)
+    (ExecConfig, "block_prealloc"): _check_prealloc,
 }
 
+# Keys Heketi reads that Brickyard accepts without using them (no warning, value not checked).
 _IGNORED_KEYS: dict[type[_Section], frozenset[str]] = {
     GlusterFSConfig: frozenset({"allocator", "injectexec"}),
     KubeExecConfig: frozenset({"host", "cert", "insecure", "user", "password"}),
@@ -624,7 +624,7 @@ def _check_type(kind: Any, value: Any) -> str:
 
 def _check_field(model: type[_Section], spec: dataclasses.Field[Any], kind: Any, value: Any) -> Any:
     """The field's value from `value`, or _Invalid."""
-    before = _BEFORE.get((model, spec.name))
+    before = _own_check(_BEFORE, model, spec.name)
     if before is not None:
         value = before(value)
     problem = _check_type(kind, value)
@@ -637,8 +637,21 @@ def _check_field(model: type[_Section], spec: dataclasses.Field[Any], kind: Any,
         raise _Invalid(f"must be at most {bounds['le']}")
     if "max_length" in bounds and len(value) > bounds["max_length"]:
         raise _Invalid(f"must be at most {bounds['max_length']} characters long")
-    after = _AFTER.get((model, spec.name))
+    after = _own_check(_AFTER, model, spec.name)
     return value if after is None else after(value)
+
+
+def _own_check(
+    checks: Mapping[tuple[type[_Section], str], Callable[[Any], Any]],
+    model: type[_Section],
+    name: str,
+) -> Callable[[Any], Any] | None:
+    """The check of field `name` of `model` or of the nearest section it derives from."""
+    for section in model.__mro__:
+        found = checks.get((section, name))
+        if found is not None:
+            return found
+    return None
 
 
 def _build(model: type[_Section], data: Any, loc: tuple[str, ...], problems: list[_Problem]) -> Any:
