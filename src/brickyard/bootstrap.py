@@ -12,9 +12,6 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-
 from . import __version__
 from .api.app import BrickyardApp, create_app
 from .api.auth import JwtKeys
@@ -42,6 +39,8 @@ from .services.queue import OperationQueue
 from .services.registry import Services
 from .services.servers import IncompatibleServer, ServerIdentity, ServerRegistry
 from .services.volume_checks import split_option
+from .store.db import parse_url
+from .store.errors import DatabaseError
 from .store.migrate import SchemaTooNew, UpgradeFailed, upgrade, upgrade_apart
 from .store.sql import SqlStore, sqlite_url
 
@@ -204,20 +203,23 @@ def open_store(url: str, migrate_apart: bool = False) -> SqlStore:
     that says which database and why, with any password hidden. With `migrate_apart` an
     upgrade runs in a child process (the long-running server's choice: see upgrade_apart)."""
     try:
-        shown = make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        raise ConfigError("glusterfs.db: not a valid database URL (nor an SQLite path)") from None
+        shown = parse_url(url).shown
+    except ValueError as exc:
+        raise ConfigError(
+            f"glusterfs.db: not a valid database URL (nor an SQLite path): {exc}"
+        ) from None
     store: SqlStore | None = None
     try:
         store = SqlStore(url)
         if migrate_apart:
-            upgrade_apart(store.engine)
-        upgrade(store.engine)
+            upgrade_apart(url)
+        else:
+            upgrade(url)
     except (SchemaTooNew, UpgradeFailed) as exc:
         if store is not None:
             store.close()
         raise ConfigError(f"glusterfs.db: {shown}: {exc}") from None
-    except (SQLAlchemyError, ImportError) as exc:
+    except (DatabaseError, ImportError) as exc:
         if store is not None:
             store.close()
         reason = getattr(exc, "orig", None) or exc

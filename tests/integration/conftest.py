@@ -422,11 +422,9 @@ async def topology(harness: Harness) -> Topology:
 
 def expire_lease(server: Server) -> None:
     """Make `server`'s lease expired now, as if it had stopped renewing it long ago."""
-    from brickyard.store.tables import servers
-
     with server.store.write() as tx:
-        tx.conn.execute(
-            servers.update().where(servers.c.id == server.services.ctx.worker).values(renewed=0.0)
+        tx.execute(
+            "UPDATE servers SET renewed = 0.0 WHERE id = :id", {"id": server.services.ctx.worker}
         )
 
 

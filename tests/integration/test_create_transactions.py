@@ -8,7 +8,6 @@ import asyncio
 from typing import Any
 
 from brickyard.store import queue_results as results
-from brickyard.store.tables import pending_operations
 
 from .conftest import Harness
 
@@ -22,7 +21,7 @@ def _trace_commits(harness: Harness) -> list[str]:
         pass  # the loop thread's connection exists from here on
     held: Any = store._local.conn
     seen: list[str] = []
-    held.connection.driver_connection.set_trace_callback(lambda sql: seen.append(sql))
+    held.raw.set_trace_callback(lambda sql: seen.append(sql))
     return seen
 
 
@@ -38,14 +37,14 @@ async def test_a_create_commits_five_times_and_its_answer_with_its_operation(
     queue_id = accepted.headers["location"].rsplit("/", 1)[1]
     with harness.server.store.read() as tx:
         running = results.get(tx, queue_id)
-        plans = tx.conn.execute(pending_operations.select()).all()
+        plans = tx.conn.column("SELECT id FROM pending_operations")
     # the plan's transaction held both the journal entry and the request's result
     assert running is not None and running.status == results.RUNNING
-    assert [p.id for p in plans] == [running.op_id]
+    assert plans == [running.op_id]
     await harness.queue.drain()
     with harness.server.store.read() as tx:
         done = results.get(tx, queue_id)
-        assert tx.conn.execute(pending_operations.select()).all() == []
+        assert tx.conn.column("SELECT id FROM pending_operations") == []
         steps = [s.kind for s in tx.operation_steps(running.op_id)]
     assert steps == []  # the journal went with the finalize
     assert done is not None and done.status == results.DONE

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from brickyard.domain.ids import new_id
 from brickyard.nodes.port import GlusterBrick
@@ -109,7 +108,7 @@ async def test_space_accounting_is_recounted(harness: Harness, topology: Topolog
     device = topology.devices[1]
     with harness.server.store.write() as tx:  # drift, as Heketi's users know it
         tx.conn.execute(
-            text("UPDATE devices SET used = used + 4096, free = free - 4096 WHERE id = :id"),
+            "UPDATE devices SET used = used + 4096, free = free - 4096 WHERE id = :id",
             {"id": device},
         )
     report = await _examine(harness)

@@ -355,7 +355,7 @@ def heketi(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
 def open_store(db: str) -> SqlStore:
     """`db` as glusterfs.db and --db name it: an SQLite path or a URL."""
     store = SqlStore(as_url(db))
-    upgrade(store.engine)
+    upgrade(store.url)
     return store
 
 

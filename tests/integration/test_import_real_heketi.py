@@ -150,7 +150,7 @@ def lvs_of(world: SimWorld) -> set[str]:
 def import_into(db: str, dump: dict[str, Any]) -> None:
     store = SqlStore(as_url(db))
     try:
-        upgrade(store.engine)
+        upgrade(store.url)
         load_dump(store, parse_dump(dump))
     finally:
         store.close()

@@ -16,7 +16,8 @@ import pytest
 from brickyard.domain.errors import NodeCommandError
 from brickyard.nodes.port import GlusterBrick, GlusterVolumeInfo, NodeAddress
 from brickyard.nodes.sim import SimNodeAgent
-from brickyard.store.tables import pending_operations
+from brickyard.store import schema
+from brickyard.store.sql import RowCodec
 
 from .conftest import DatabaseFactory, Harness, Restartable, SimulatedCrash
 
@@ -209,7 +210,8 @@ def _insert_row(h: Harness, **values: Any) -> None:
     }
     row.update(values)
     with h.server.store.write() as tx:
-        tx.conn.execute(pending_operations.insert(), row)
+        table = schema.PENDING_OPERATIONS
+        tx.execute(table.insert(), RowCodec(table).write(row))
 
 
 async def test_an_unknown_operation_type_is_held_not_fatal(server: Restartable) -> None:
@@ -243,10 +245,9 @@ async def test_a_journal_of_an_older_version_waits_for_a_human(server: Restartab
     await h.queue.drain()
     (op,) = await h.pending_operations()
     with h.server.store.write() as tx:
-        tx.conn.execute(
-            pending_operations.update().where(pending_operations.c.id == op["id"]).values(format=1)
-        )
-        tx.conn.execute(json_steps_delete(op["id"]))
+        tx.execute("UPDATE pending_operations SET format = 1 WHERE id = :id", {"id": op["id"]})
+        # Format 1 had no intent steps: drop this entry's steps as such a journal would lack.
+        tx.execute("DELETE FROM operation_steps WHERE op_id = :id", {"id": op["id"]})
     await server.restart()
     h = server.h
     detail = await h.get_json(f"/operations/pending/{op['id']}")
@@ -255,13 +256,6 @@ async def test_a_journal_of_an_older_version_waits_for_a_human(server: Restartab
     await h.ok_204(await h.post("/operations/pending/cleanup", {"operations": [op["id"]]}))
     await h.assert_consistent()
     assert h.world.volumes() == {} and await h.device_storage() == free
-
-
-def json_steps_delete(op_id: str) -> Any:
-    """Format 1 had no intent steps: drop this entry's steps as such a journal would lack."""
-    from brickyard.store.tables import operation_steps
-
-    return operation_steps.delete().where(operation_steps.c.op_id == op_id)
 
 
 # -- claims: nothing is worked on twice -----------------------------------------------------

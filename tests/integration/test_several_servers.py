@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
 
 from brickyard.config import ConfigError
 from brickyard.domain.errors import BrickyardError
@@ -32,7 +31,6 @@ from brickyard.services import volume_placement
 from brickyard.services.allocation import write_allocation
 from brickyard.services.context import ServiceContext
 from brickyard.store.sql import SqlStore
-from brickyard.store.tables import devices, inflight_slots, servers
 from pg import PgServer
 
 from .conftest import GIB_KIB, ONE_GIB_BRICK, Harness, SimulatedCrash, expire_lease
@@ -126,8 +124,8 @@ async def test_hundred_creates_by_ten_clients_over_three_servers_never_overbook(
         store = hs[0].server.store
         while not stop.is_set():
             with store.read() as tx:
-                held = tx.conn.execute(select(func.count()).select_from(inflight_slots))
-                most_slots = max(most_slots, int(held.scalar_one()))
+                held = tx.conn.scalar("SELECT count(*) FROM inflight_slots")
+                most_slots = max(most_slots, int(held))
             await asyncio.sleep(0.002)
 
     watcher = asyncio.create_task(watch_slots())
@@ -146,7 +144,7 @@ async def test_hundred_creates_by_ten_clients_over_three_servers_never_overbook(
     # Answered by other servers: no server keeps the finished jobs in memory.
     assert [len(h.queue.entries) for h in hs] == [0, 0, 0]
     with hs[2].server.store.read() as tx:
-        assert tx.conn.execute(select(func.count()).select_from(inflight_slots)).scalar_one() == 0
+        assert tx.conn.scalar("SELECT count(*) FROM inflight_slots") == 0
 
 
 async def no_space(h: Harness) -> None:
@@ -306,7 +304,7 @@ def _rows(url: str) -> list[Any]:
     store = SqlStore(url)
     try:
         with store.read() as tx:
-            return [tuple(r) for r in tx.conn.execute(select(servers).order_by(servers.c.id))]
+            return [tuple(r) for r in tx.execute("SELECT * FROM servers ORDER BY id").fetchall()]
     finally:
         store.close()
 
@@ -327,20 +325,25 @@ async def test_different_shared_settings_are_refused(several: Servers, tmp_path:
     assert _rows(url) == before
 
 
+_TABLE_NAMES = (
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+)
+
+
 async def test_a_newer_schema_is_refused(postgres: PgServer, tmp_path: Path) -> None:
     url = postgres.new_database()
     await Harness.open(tmp_path, db=url).close()
     store = SqlStore(url)
     with store.write() as tx:
-        tx.conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
-        tables = set(tx.conn.dialect.get_table_names(tx.conn))
+        tx.execute("UPDATE alembic_version SET version_num = '0999'")
+        tables = set(tx.conn.column(_TABLE_NAMES))
     store.close()
     with pytest.raises(ConfigError, match="newer than this version's"):
         Harness.open(tmp_path, db=url)
     store = SqlStore(url)
     with store.read() as tx:
-        assert tx.conn.execute(text("SELECT version_num FROM alembic_version")).all() == [("0999",)]
-        assert set(tx.conn.dialect.get_table_names(tx.conn)) == tables
+        assert tx.conn.column("SELECT version_num FROM alembic_version") == ["0999"]
+        assert set(tx.conn.column(_TABLE_NAMES)) == tables
     store.close()
 
 
@@ -351,10 +354,9 @@ def test_an_sqlite_database_in_use_by_another_process_is_refused(tmp_path: Path)
     other = subprocess.Popen(["sleep", "60"])  # a live process that is not this one
     try:
         with first.server.store.write() as tx:  # as if that process served the file
-            tx.conn.execute(
-                servers.update()
-                .where(servers.c.id == first.server.services.ctx.worker)
-                .values(pid=other.pid)
+            tx.execute(
+                "UPDATE servers SET pid = :pid WHERE id = :id",
+                {"pid": other.pid, "id": first.server.services.ctx.worker},
             )
         with pytest.raises(ConfigError, match="in use by server"):
             Harness.open(tmp_path)
@@ -425,7 +427,7 @@ def test_concurrent_placements_in_threads_never_overbook(
         assert errors == []
         assert sum(placed) == fits, placed
         with contexts[0].store.read() as tx:
-            space = tx.conn.execute(select(devices.c.free, devices.c.used)).all()
+            space = tx.execute("SELECT free, used FROM devices").fetchall()
         assert all(free >= 0 and used == fits * ONE_GIB_BRICK for free, used in space), space
     finally:
         for ctx in contexts:

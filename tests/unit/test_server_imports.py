@@ -11,6 +11,8 @@ import sys
 NOT_AT_START = (
     "alembic",  # only when a schema upgrade is needed (store/migrate.py)
     "mako",
+    "sqlalchemy",  # the migrations only: the store runs on the driver (store/db.py)
+    "psycopg",  # PostgreSQL stores only
     "brickyard.cli.commands_migrate",  # heketi db import/export
     "brickyard.heketidb.importer",
     "brickyard.client",  # the CLI's client, and with it jwt and cryptography

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
-from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ..domain.errors import BrickyardError, Busy, Conflict, InvalidRequest, NotFound
+from ..store.errors import DatabaseUnavailable
 from .auth import AuthError, authenticate, authorize
 from .decode import DecodeError
 from .responses import empty, text_error
@@ -104,7 +104,7 @@ def error_response(error: Exception) -> Response | None:
     """Heketi's answer to an error an endpoint raised; None for a bug (a 500)."""
     if isinstance(error, BrickyardError):
         return text_error(status_of(error), error.message)
-    if isinstance(error, (OperationalError, InterfaceError)):
+    if isinstance(error, DatabaseUnavailable):
         # PostgreSQL restarting or out of reach: an honest "not now" (the pool reconnects by
         # itself), never an answer made up without the database.
         log.warning("database unavailable: %s", error.orig)

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import ConfigError, load_settings
 from ..heketidb.export import dump_database
 from ..heketidb.importer import DumpError, HeketiDump, load_dump, parse_dump, parse_json
+from ..store.errors import DatabaseError
 from ..store.migrate import upgrade
 from ..store.sql import SqlStore, sqlite_url
 from .session import CliError, Session, emit, err
@@ -80,9 +80,9 @@ class Database:
         """The store, brought to the current schema as the server does at start."""
         store = SqlStore(self.url)
         try:
-            upgrade(store.engine)
+            upgrade(store.url)
             yield store
-        except SQLAlchemyError as exc:
+        except DatabaseError as exc:
             raise MigrationError(f"cannot use the database {self.label}: {exc}") from None
         finally:
             store.close()

@@ -30,8 +30,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, func, select
-
 from ..domain.ids import is_valid_id
 from ..domain.model import (
     HEKETI_JOURNAL_FORMAT,
@@ -60,16 +58,6 @@ from ..domain.validation import (
 )
 from ..store.errors import Duplicate
 from ..store.sql import SqlStore, Transaction
-from ..store.tables import (
-    block_volumes,
-    bricks,
-    clusters,
-    db_attributes,
-    devices,
-    nodes,
-    pending_operations,
-    volumes,
-)
 
 __all__ = [
     "BLOCK_VOLUMES_KEPT",
@@ -1128,22 +1116,22 @@ def parse_dump(data: Any) -> HeketiDump:
     return reader.dump
 
 
-_TABLES: tuple[tuple[Table, str], ...] = (
-    (clusters, "cluster"),
-    (nodes, "node"),
-    (devices, "device"),
-    (volumes, "volume"),
-    (bricks, "brick"),
-    (pending_operations, "pending operation"),
-    (block_volumes, "block volume"),
-    (db_attributes, "db attribute"),
+_TABLES: tuple[tuple[str, str], ...] = (
+    ("clusters", "cluster"),
+    ("nodes", "node"),
+    ("devices", "device"),
+    ("volumes", "volume"),
+    ("bricks", "brick"),
+    ("pending_operations", "pending operation"),
+    ("block_volumes", "block volume"),
+    ("db_attributes", "db attribute"),
 )
 
 
 def _require_empty(tx: Transaction) -> None:
     held = []
     for table, noun in _TABLES:
-        n = int(tx.conn.execute(select(func.count()).select_from(table)).scalar_one())
+        n = int(tx.conn.scalar(f"SELECT count(*) FROM {table}"))
         if n:
             held.append(_count(n, noun))
     if held:

@@ -16,12 +16,11 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import DBAPIError
-
 from ..domain.errors import BrickyardError, NodeUnreachable
 from ..domain.model import Node
 from ..nodes.port import NodeAddress
 from ..store import leftovers
+from ..store.errors import DatabaseError
 from .context import ServiceContext
 from .leftovers import clean_leftovers
 
@@ -59,7 +58,7 @@ class NodeHealth:
         while True:
             try:
                 await self.check_all()
-            except DBAPIError as exc:  # PostgreSQL away: one line, not a traceback a minute
+            except DatabaseError as exc:  # PostgreSQL away: one line, not a traceback a minute
                 log.warning("node health monitor: database unavailable: %s", exc.orig)
             except Exception:  # the monitor must survive anything and check again later
                 log.exception("node health monitor")

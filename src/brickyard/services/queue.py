@@ -18,12 +18,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import DBAPIError
-
 from ..domain.errors import BrickyardError, Busy
 from ..domain.ids import new_id
 from ..store import queue_results as results
 from ..store import servers
+from ..store.errors import DatabaseError
 from ..store.sql import SqlStore
 from . import submission
 from .context import LeaseLost
@@ -334,7 +333,7 @@ def _database_lost(exc: BaseException) -> bool:
     for _ in range(20):
         if seen is None:
             return False
-        if isinstance(seen, DBAPIError):
+        if isinstance(seen, DatabaseError):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -345,7 +344,7 @@ def _message(job: Job, exc: Exception) -> str:
     if isinstance(exc, BrickyardError):
         log.info("%s failed: %s", job.description, exc)
         return exc.message
-    if isinstance(exc, DBAPIError):
+    if isinstance(exc, DatabaseError):
         log.warning("%s: database unavailable: %s", job.description, exc.orig)
         return DATABASE_LOST
     log.exception("%s crashed", job.description)  # a bug must still answer the poller

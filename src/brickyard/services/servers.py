@@ -23,10 +23,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from ..store import queue_results as results
 from ..store import servers as rows
+from ..store.errors import DatabaseError
 from ..store.servers import ServerRecord
 from .context import LeaseLost, ServiceContext
 from .operations.recovery import DIED, UNREACHABLE, settle
@@ -271,7 +270,7 @@ class ServerRegistry:
                 continue
             try:
                 found = self.reclaim_abandoned()
-            except SQLAlchemyError:
+            except DatabaseError:
                 continue
             if found.operations:
                 log.warning(
@@ -300,7 +299,7 @@ class ServerRegistry:
                 if kept:
                     rows.drop_stale_slots(tx, self.worker, self.queue.slot_ids())
             self.queue.record_pending()
-        except SQLAlchemyError as exc:
+        except DatabaseError as exc:
             silent = time.monotonic() - self.last_renewed
             log.warning("cannot renew the lease of %s (%.1f s): %s", self.worker, silent, exc)
             # Fence before the others may take over (at `lease` after the last renewal): by
@@ -345,7 +344,7 @@ class ServerRegistry:
                 continue
             try:
                 found = self.claim_dead()
-            except SQLAlchemyError as exc:
+            except DatabaseError as exc:
                 log.debug("looking for dead servers: %s", exc)
                 continue
             if found.servers:

@@ -7,15 +7,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
-
 from ..domain.model import Device, Node
+from . import schema
 from .sql import Transaction
-from .tables import leftovers
 
 BRICK, DEVICE = "brick", "device"
 
-_DELETE = leftovers.delete().where(leftovers.c.id == bindparam("leftover_id"))
+_INSERT = schema.LEFTOVERS.insert()
+_DELETE = "DELETE FROM leftovers WHERE id = :leftover_id"
+_ALL = f"{schema.LEFTOVERS.select} ORDER BY recorded, id"
 
 
 @dataclass(frozen=True)
@@ -47,13 +47,12 @@ def of(kind: str, leftover_id: str, node: Node, device: Device, detail: str) -> 
 
 
 def add(tx: Transaction, leftover: Leftover) -> None:
-    tx.conn.execute(leftovers.insert(), dict(leftover.__dict__))
+    tx.execute(_INSERT, dict(leftover.__dict__))
 
 
 def remove(tx: Transaction, leftover_id: str) -> None:
-    tx.conn.execute(_DELETE, {"leftover_id": leftover_id})
+    tx.execute(_DELETE, {"leftover_id": leftover_id})
 
 
 def all_leftovers(tx: Transaction) -> list[Leftover]:
-    rows = tx.conn.execute(select(leftovers).order_by(leftovers.c.recorded, leftovers.c.id))
-    return [Leftover(**dict(row._mapping)) for row in rows]
+    return [Leftover(*row) for row in tx.execute(_ALL).fetchall()]

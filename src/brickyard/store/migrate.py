@@ -1,10 +1,11 @@
 """Bring a database to the newest schema with Alembic (run at every server start).
 
 A database already at the newest revision, as at most starts, is recognised by reading its
-``alembic_version`` table with SQLAlchemy: Alembic (with Mako, and Pygments where installed:
-about 10 MiB of the server's memory) is imported only when there is something to upgrade, or a
-revision to refuse. The newest revision is read from the migration files (`head_revisions`),
-without importing them or Alembic; a test holds it equal to Alembic's own head."""
+``alembic_version`` table through the store's own connections (store.db): SQLAlchemy, Alembic
+and Mako (about 25 MiB) are imported only when there is something to upgrade, or a revision to
+refuse, and the server does that in a child process (`upgrade_apart`). The newest revision
+is read from the migration files (`head_revisions`), without importing them or Alembic; a test
+holds it equal to Alembic's own head."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ import subprocess
 import sys
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, inspect, text
+from .db import POSTGRESQL, SQLITE, Database, parse_url
+from .errors import DatabaseError
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
+    from sqlalchemy import Connection, Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -36,17 +39,65 @@ class SchemaTooNew(Exception):
     """The database was migrated by a newer Brickyard: this one must not touch it."""
 
 
-def upgrade(engine: Engine) -> None:
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # Held until this transaction ends (commit or rollback), before Alembic reads the
-            # current revision: DDL is transactional on PostgreSQL, so a waiting server sees
-            # either no schema or all of it. SQLite needs none: its writers are serialized.
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK_KEY})
-        heads = head_revisions()
-        if heads and current_revisions(conn) == heads:
-            return  # nothing to upgrade, nothing unknown: what Alembic would conclude
-        _alembic_upgrade(conn)
+def sqlalchemy_url(url: str) -> str:
+    """The store's URL as SQLAlchemy reads it: PostgreSQL through psycopg 3 (SQLAlchemy's
+    default PostgreSQL driver is psycopg2, which Brickyard does not use)."""
+    parsed = parse_url(url)
+    if parsed.dialect == POSTGRESQL:
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def migration_engine(url: str) -> Engine:
+    """An SQLAlchemy engine on the store's database, set up as the store's connections are:
+    SQLite's pragmas, PostgreSQL's connection timeout."""
+    from sqlalchemy import create_engine, event
+
+    from .db import CONNECT_TIMEOUT
+
+    parsed = parse_url(url)
+    options: dict[str, Any] = {}
+    if parsed.dialect == POSTGRESQL and not parsed.connect_timeout_set:
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+    engine = create_engine(sqlalchemy_url(url), **options)
+    if parsed.dialect == SQLITE:
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def upgrade(url: str) -> None:
+    """Bring the database at `url` to the newest schema, in this process. SQLAlchemy's errors
+    come out as the store's DatabaseError."""
+    if is_current(url):
+        return  # as at most starts: read without SQLAlchemy, which is then never loaded
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    engine = migration_engine(url)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == POSTGRESQL:
+                # Held until this transaction ends (commit or rollback), before Alembic reads
+                # the current revision: DDL is transactional on PostgreSQL, so a waiting server
+                # sees either no schema or all of it. SQLite needs none: its writers are
+                # serialized.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK_KEY})
+            heads = head_revisions()
+            if heads and _alembic_revisions(conn) == heads:
+                return  # nothing to upgrade, nothing unknown: what Alembic would conclude
+            _alembic_upgrade(conn)
+    except SQLAlchemyError as exc:
+        raise DatabaseError(getattr(exc, "orig", None) or exc) from exc
+    finally:
+        engine.dispose()
 
 
 class UpgradeFailed(Exception):
@@ -57,21 +108,23 @@ class UpgradeFailed(Exception):
 _TOO_NEW_STATUS = 3
 
 
-def is_current(engine: Engine) -> bool:
+def is_current(url: str) -> bool:
     """Whether the database is at the newest revision (nothing for Alembic to do)."""
     heads = head_revisions()
-    with engine.connect() as conn:
-        return bool(heads) and current_revisions(conn) == heads
+    db = Database(url)
+    try:
+        return bool(heads) and current_revisions(db) == heads
+    finally:
+        db.close()
 
 
-def upgrade_apart(engine: Engine, timeout: float = 600.0) -> None:
+def upgrade_apart(url: str, timeout: float = 600.0) -> None:
     """`upgrade`, in a child process when there is anything to upgrade: the long-running
     server then never imports Alembic and Mako (about 11 MiB it would keep for its whole
     life). The child reads the URL from its standard input, never from its command line,
     where any user could read a password in the process list."""
-    if is_current(engine):
+    if is_current(url):
         return
-    url = engine.url.render_as_string(hide_password=False)
     child = subprocess.run(
         [sys.executable, "-m", "brickyard.store.migrate"],
         input=url,
@@ -89,22 +142,15 @@ def upgrade_apart(engine: Engine, timeout: float = 600.0) -> None:
 
 
 def _upgrade_child() -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from .sql import SqlStore  # the server's own engine options (timeouts, SQLite pragmas)
-
-    store = SqlStore(sys.stdin.read().strip())
     try:
-        upgrade(store.engine)
+        upgrade(sys.stdin.read().strip())
     except SchemaTooNew as exc:
         print(exc, file=sys.stderr)
         return _TOO_NEW_STATUS
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip()
+    except (DatabaseError, ValueError) as exc:
+        reason = str(exc).strip()
         print(reason.splitlines()[0] if reason else repr(exc), file=sys.stderr)
         return 1
-    finally:
-        store.close()
     return 0
 
 
@@ -137,8 +183,25 @@ def refuse_newer_schema(conn: Connection, scripts: ScriptDirectory) -> None:
         )
 
 
-def current_revisions(conn: Connection) -> frozenset[str]:
+def current_revisions(db: Database) -> frozenset[str]:
     """The revisions the database is at, as Alembic reads them (none for a new database)."""
+    with db.connection() as conn:
+        if conn.sqlite:
+            sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = :name"
+        else:  # the schema Alembic's table is made in: the first of the search path
+            sql = (
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = current_schema() AND table_name = :name"
+            )
+        if not conn.scalar(sql, {"name": VERSION_TABLE}):
+            return frozenset()
+        return frozenset(str(v) for v in conn.column(f"SELECT version_num FROM {VERSION_TABLE}"))
+
+
+def _alembic_revisions(conn: Connection) -> frozenset[str]:
+    """`current_revisions`, on the migration's own SQLAlchemy connection."""
+    from sqlalchemy import inspect, text
+
     if not inspect(conn).has_table(VERSION_TABLE):
         return frozenset()
     rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))

@@ -5,25 +5,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
-
+from . import schema
 from .sql import SqlStore, Transaction
-from .tables import queue_results
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
 
-_INSERT = queue_results.insert().values({c.name: bindparam(c.name) for c in queue_results.columns})
+_TABLE = schema.QUEUE_RESULTS
+_INSERT = _TABLE.insert()
 _FINISH = (
-    queue_results.update()
-    .where(queue_results.c.id == bindparam("queue_id"))
-    .values(status=bindparam("status"), redirect=bindparam("redirect"), error=bindparam("error"))
+    "UPDATE queue_results SET status = :status, redirect = :redirect, error = :error "
+    "WHERE id = :queue_id"
 )
-_GET = select(queue_results).where(queue_results.c.id == bindparam("queue_id"))
-_DELETE = queue_results.delete().where(queue_results.c.id == bindparam("queue_id"))
-_RUNNING = select(queue_results).where(queue_results.c.status == RUNNING)
-_PRUNE = queue_results.delete().where(
-    queue_results.c.status != RUNNING, queue_results.c.created < bindparam("before")
-)
+_GET = f"{_TABLE.select} WHERE id = :queue_id"
+_DELETE = "DELETE FROM queue_results WHERE id = :queue_id"
+_RUNNING = f"{_TABLE.select} WHERE status = '{RUNNING}'"
+_PRUNE = f"DELETE FROM queue_results WHERE status != '{RUNNING}' AND created < :before"
+_ADOPT = f"UPDATE queue_results SET server = :heir WHERE server = :dead AND status = '{RUNNING}'"
 
 
 @dataclass(frozen=True)
@@ -39,9 +36,8 @@ class QueueResult:
     server: str = ""  # whose job it is: the server that runs it, or took it over
 
 
-def _result(row: object) -> QueueResult:
-    values = dict(row._mapping)  # type: ignore[attr-defined]
-    return QueueResult(**values)
+def _result(row: tuple[object, ...]) -> QueueResult:
+    return QueueResult(*row)  # type: ignore[arg-type]
 
 
 def add(store: SqlStore, result: QueueResult) -> None:
@@ -50,14 +46,14 @@ def add(store: SqlStore, result: QueueResult) -> None:
 
 def add_in(tx: Transaction, result: QueueResult) -> None:
     """`add`, inside a transaction of the caller's."""
-    tx._plain(_INSERT, dict(result.__dict__))
+    tx.execute(_INSERT, dict(result.__dict__))
 
 
 def finish_in(
     tx: Transaction, queue_id: str, status: str, redirect: str | None, error: str | None
 ) -> None:
     """`finish`, inside a transaction of the caller's."""
-    tx._plain(
+    tx.execute(
         _FINISH, {"queue_id": queue_id, "status": status, "redirect": redirect, "error": error}
     )
 
@@ -71,7 +67,7 @@ def finish(
 
 
 def get(tx: Transaction, queue_id: str) -> QueueResult | None:
-    row = tx.conn.execute(_GET, {"queue_id": queue_id}).first()
+    row = tx.execute(_GET, {"queue_id": queue_id}).fetchone()
     return _result(row) if row is not None else None
 
 
@@ -82,7 +78,7 @@ def delete(store: SqlStore, queue_id: str) -> bool:
         store.quick_write(_DELETE, {"queue_id": queue_id})
         return True
     with store.write() as tx:
-        return bool(tx.conn.execute(_DELETE, {"queue_id": queue_id}).rowcount == 1)
+        return bool(tx.execute(_DELETE, {"queue_id": queue_id}).rowcount == 1)
 
 
 def delete_all(store: SqlStore, queue_ids: set[str]) -> None:
@@ -92,21 +88,17 @@ def delete_all(store: SqlStore, queue_ids: set[str]) -> None:
 
 def running(tx: Transaction, server: str | None = None) -> list[QueueResult]:
     """Results still running: all of them, or those of `server`."""
-    statement = _RUNNING if server is None else _RUNNING.where(queue_results.c.server == server)
-    return [_result(row) for row in tx.conn.execute(statement)]
+    if server is None:
+        return [_result(row) for row in tx.execute(_RUNNING).fetchall()]
+    found = tx.execute(f"{_RUNNING} AND server = :server", {"server": server}).fetchall()
+    return [_result(row) for row in found]
 
 
 def adopt(tx: Transaction, dead: str, heir: str) -> int:
     """The running results of a dead server become `heir`'s to answer."""
-    return int(
-        tx.conn.execute(
-            queue_results.update()
-            .where(queue_results.c.server == dead, queue_results.c.status == RUNNING)
-            .values(server=heir)
-        ).rowcount
-    )
+    return int(tx.execute(_ADOPT, {"dead": dead, "heir": heir}).rowcount)
 
 
 def prune(tx: Transaction, before: float) -> int:
     """Forget finished results nobody read since `before`."""
-    return tx.conn.execute(_PRUNE, {"before": before}).rowcount
+    return int(tx.execute(_PRUNE, {"before": before}).rowcount)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
-
-from sqlalchemy.engine import RowMapping
 
 from ..domain.model import (
     BlockInfo,
@@ -25,7 +24,7 @@ from ..domain.model import (
 )
 
 
-def cluster_from(row: RowMapping) -> Cluster:
+def cluster_from(row: Mapping[str, Any]) -> Cluster:
     return Cluster(id=row["id"], block=row["block"], file=row["file"])
 
 
@@ -33,7 +32,7 @@ def cluster_values(c: Cluster) -> dict[str, Any]:
     return {"id": c.id, "block": c.block, "file": c.file}
 
 
-def node_from(row: RowMapping) -> Node:
+def node_from(row: Mapping[str, Any]) -> Node:
     return Node(
         id=row["id"],
         cluster_id=row["cluster_id"],
@@ -59,7 +58,7 @@ def node_values(n: Node) -> dict[str, Any]:
     }
 
 
-def device_from(row: RowMapping) -> Device:
+def device_from(row: Mapping[str, Any]) -> Device:
     return Device(
         id=row["id"],
         node_id=row["node_id"],
@@ -93,7 +92,7 @@ def device_values(d: Device) -> dict[str, Any]:
     }
 
 
-def volume_from(row: RowMapping) -> Volume:
+def volume_from(row: Mapping[str, Any]) -> Volume:
     return Volume(
         id=row["id"],
         cluster_id=row["cluster_id"],
@@ -143,7 +142,7 @@ def volume_values(v: Volume) -> dict[str, Any]:
     }
 
 
-def brick_from(row: RowMapping) -> Brick:
+def brick_from(row: Mapping[str, Any]) -> Brick:
     return Brick(
         id=row["id"],
         volume_id=row["volume_id"],
@@ -183,7 +182,7 @@ def brick_values(b: Brick) -> dict[str, Any]:
     }
 
 
-def block_volume_from(row: RowMapping) -> BlockVolume:
+def block_volume_from(row: Mapping[str, Any]) -> BlockVolume:
     return BlockVolume(
         id=row["id"],
         cluster_id=row["cluster_id"],
@@ -207,7 +206,7 @@ def block_volume_values(b: BlockVolume) -> dict[str, Any]:
     }
 
 
-def operation_from(row: RowMapping) -> PendingOperation:
+def operation_from(row: Mapping[str, Any]) -> PendingOperation:
     """A journal row; types this version does not know (written by another version) load as
     UNKNOWN with the raw number kept in the detail, so listing the journal never fails and
     recovery holds them for a human."""

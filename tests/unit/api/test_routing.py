@@ -92,14 +92,15 @@ def test_every_route_of_the_server_is_found() -> None:
 async def test_errors_of_endpoints_are_answered_as_heketi_and_a_bug_is_a_logged_500(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    import sqlite3
     import types
 
     import httpx
-    from sqlalchemy.exc import OperationalError
 
     from brickyard.api.app import BrickyardApp
     from brickyard.api.decode import DecodeError
     from brickyard.domain.errors import NotFound
+    from brickyard.store.errors import DatabaseUnavailable
 
     async def not_found(request: Request) -> Response:
         raise NotFound("Id not found")
@@ -108,7 +109,7 @@ async def test_errors_of_endpoints_are_answered_as_heketi_and_a_bug_is_a_logged_
         raise DecodeError("bad")
 
     async def database_away(request: Request) -> Response:
-        raise OperationalError("SELECT 1", None, Exception("connection refused"))
+        raise DatabaseUnavailable(sqlite3.OperationalError("connection refused"))
 
     async def bug(request: Request) -> Response:
         raise RuntimeError("a bug")

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 
 from brickyard.domain.model import Cluster, Device, EntryState, Node
 from brickyard.store.migrate import (
@@ -19,6 +19,7 @@ from brickyard.store.migrate import (
     UpgradeFailed,
     current_revisions,
     head_revisions,
+    migration_engine,
     upgrade,
     upgrade_apart,
 )
@@ -31,17 +32,19 @@ from pg import as_url
 
 def test_migrations_create_exactly_the_declared_schema(tmp_path: Path, new_database: Any) -> None:
     store = SqlStore(as_url(new_database(tmp_path)))
-    upgrade(store.engine)
-    with store.engine.connect() as conn:
+    upgrade(store.url)
+    engine = migration_engine(store.url)
+    with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
     assert diff == []
     store.close()
 
 
 def test_upgrade_is_idempotent_and_round_trips_entities(tmp_path: Path, new_database: Any) -> None:
     store = SqlStore(as_url(new_database(tmp_path)))
-    upgrade(store.engine)
-    upgrade(store.engine)
+    upgrade(store.url)
+    upgrade(store.url)
     with store.write() as tx:
         tx.add(Cluster("c" * 32, block=True, file=True))
         tx.add(Node("n" * 32, "c" * 32, 2, ["m1"], ["10.0.0.1"], {"rack": "a"}))
@@ -62,9 +65,11 @@ def _alembic_config() -> Config:
     return config
 
 
-def _alembic_modules_after(url: str, steps: str) -> str:
-    """The Alembic and Mako modules a fresh process holds after `steps` ran on a store at
-    `url` (with `upgrade`, `upgrade_apart` and `is_current` imported)."""
+def _alembic_modules_after(
+    url: str, steps: str, packages: tuple[str, ...] = ("alembic", "mako")
+) -> str:
+    """The modules of `packages` (Alembic and Mako) a fresh process holds after `steps` ran on
+    a store at `url` (with `upgrade`, `upgrade_apart` and `is_current` imported)."""
     code = (
         "import sys\n"
         "from brickyard.store.migrate import is_current, upgrade, upgrade_apart\n"
@@ -72,7 +77,7 @@ def _alembic_modules_after(url: str, steps: str) -> str:
         f"store = SqlStore({url!r})\n"
         f"{steps}"
         "store.close()\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {packages!r}))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
@@ -91,15 +96,16 @@ def test_a_database_at_an_older_revision_is_upgraded(tmp_path: Path, new_databas
     older = scripts.get_revision(scripts.get_current_head()).down_revision
     assert isinstance(older, str)
     config = _alembic_config()
-    with store.engine.begin() as conn:
+    engine = migration_engine(store.url)
+    with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, older)
-    with store.engine.connect() as conn:
-        assert current_revisions(conn) == {older}
-    upgrade(store.engine)
-    with store.engine.connect() as conn:
-        assert current_revisions(conn) == head_revisions()
+    assert current_revisions(store.db) == {older}
+    upgrade(store.url)
+    assert current_revisions(store.db) == head_revisions()
+    with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    engine.dispose()
     store.close()
 
 
@@ -107,24 +113,26 @@ def test_a_current_database_is_opened_without_importing_alembic(tmp_path: Path) 
     """Alembic (10 MiB of the server's memory) is loaded only when there is work for it."""
     url = as_url(str(tmp_path / "heketi.db"))
     store = SqlStore(url)
-    upgrade(store.engine)
+    upgrade(store.url)
     store.close()
-    assert _alembic_modules_after(url, "upgrade(store.engine)\n") == "[]"
+    assert _alembic_modules_after(url, "upgrade(store.url)\n") == "[]"
+    # The server's way (upgrade_apart) does not even load SQLAlchemy: its store runs on the
+    # driver (store.db), and a current schema needs no migration child.
+    assert _alembic_modules_after(url, "upgrade_apart(store.url)\n", ("sqlalchemy",)) == "[]"
 
 
 @pytest.mark.parametrize("upgrader", [upgrade, upgrade_apart], ids=["in-process", "child"])
 def test_a_newer_revision_is_still_refused(
-    tmp_path: Path, new_database: Any, upgrader: Callable[[Engine], None]
+    tmp_path: Path, new_database: Any, upgrader: Callable[[str], None]
 ) -> None:
     """In the process (`brickyard migrate`) and in the child `brickyard serve` starts alike."""
     store = SqlStore(as_url(new_database(tmp_path)))
-    upgrade(store.engine)
-    with store.engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    upgrade(store.url)
+    with store.db.connection() as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0999'")
     with pytest.raises(SchemaTooNew, match="0999, newer than this version's"):
-        upgrader(store.engine)
-    with store.engine.connect() as conn:
-        assert current_revisions(conn) == {"0999"}
+        upgrader(store.url)
+    assert current_revisions(store.db) == {"0999"}
     store.close()
 
 
@@ -135,14 +143,11 @@ def test_the_server_upgrades_in_a_child_and_never_loads_alembic(
     newest, and the server's own process holds no Alembic or Mako."""
     url = as_url(new_database(tmp_path))
     steps = (
-        "assert not is_current(store.engine)\n"
-        "upgrade_apart(store.engine)\n"
-        "assert is_current(store.engine)\n"
+        "assert not is_current(store.url)\nupgrade_apart(store.url)\nassert is_current(store.url)\n"
     )
-    assert _alembic_modules_after(url, steps) == "[]"
+    assert _alembic_modules_after(url, steps, ("alembic", "mako", "sqlalchemy")) == "[]"
     store = SqlStore(url)
-    with store.engine.connect() as conn:
-        assert current_revisions(conn) == head_revisions()
+    assert current_revisions(store.db) == head_revisions()
     store.close()
 
 
@@ -151,12 +156,13 @@ def test_a_failed_child_upgrade_says_why(tmp_path: Path) -> None:
     an error with the database's reason, not a silent start on an old schema."""
     store = SqlStore(as_url(str(tmp_path / "heketi.db")))
     config = _alembic_config()
-    with store.engine.begin() as conn:
+    engine = migration_engine(store.url)
+    with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0006")
         conn.execute(text("CREATE TABLE servers (id TEXT)"))
+    engine.dispose()
     with pytest.raises(UpgradeFailed, match="table servers already exists"):
-        upgrade_apart(store.engine)
-    with store.engine.connect() as conn:
-        assert current_revisions(conn) == {"0006"}
+        upgrade_apart(store.url)
+    assert current_revisions(store.db) == {"0006"}
     store.close()

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
 
 from brickyard.bootstrap import build_server
 from brickyard.config import ConfigError, load_settings
@@ -67,11 +66,16 @@ def test_servers_starting_together_migrate_a_fresh_database_once(postgres: PgSer
     url = postgres.new_database()
     stores = [SqlStore(url) for _ in range(4)]
     try:
-        results = _together(*(lambda s=s: upgrade(s.engine) for s in stores))
+        results = _together(*(lambda s=s: upgrade(s.url) for s in stores))
         assert results == [None] * 4
-        with stores[0].engine.connect() as conn:
-            versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
-            tables = set(inspect(conn).get_table_names())
+        with stores[0].db.connection() as conn:
+            versions = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+            tables = set(
+                conn.column(
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema = current_schema()"
+                )
+            )
         assert versions == [(head_revision(),)]
         assert tables == set(metadata.tables) | {"alembic_version"}
     finally:
@@ -85,12 +89,14 @@ def test_the_upgrade_waits_for_the_lock_another_server_holds(postgres: PgServer)
     url = postgres.new_database()
     holder, waiter = SqlStore(url), SqlStore(url)
     try:
-        with holder.engine.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": UPGRADE_LOCK_KEY})
+        with holder.db.connection() as conn:
+            conn.begin()
+            conn.execute("SELECT pg_advisory_xact_lock(:k)", {"k": UPGRADE_LOCK_KEY})
             done = threading.Event()
-            thread = threading.Thread(target=lambda: (upgrade(waiter.engine), done.set()))
+            thread = threading.Thread(target=lambda: (upgrade(waiter.url), done.set()))
             thread.start()
             assert not done.wait(0.5)  # blocked while the other server holds the lock
+            conn.commit()
         thread.join(30)
         assert done.is_set()
     finally:
@@ -108,23 +114,25 @@ def _hold_then_race(store: SqlStore, first: Callable[[Any], Any], second: Callab
     started, release = threading.Event(), threading.Event()
     out: dict[str, Any] = {}
 
-    def one() -> None:
-        with store.engine.begin() as conn:
-            from brickyard.store.sql import Transaction
+    from brickyard.store.sql import Transaction
 
+    def one() -> None:
+        with store.db.connection() as conn:
+            conn.begin()
             out["first"] = first(Transaction(conn))
             started.set()
             release.wait(10)
+            conn.commit()
 
     def two() -> None:
         started.wait(10)
-        with store.engine.begin() as conn:
-            from brickyard.store.sql import Transaction
-
+        with store.db.connection() as conn:
+            conn.begin()
             try:
                 out["second"] = second(Transaction(conn))
             except Exception as exc:
                 out["second"] = exc
+            conn.commit()
 
     threads = [threading.Thread(target=one), threading.Thread(target=two)]
     for t in threads:
@@ -141,7 +149,7 @@ def _hold_then_race(store: SqlStore, first: Callable[[Any], Any], second: Callab
 def test_a_claim_is_won_once_between_concurrent_transactions(postgres: PgServer) -> None:
     store = SqlStore(postgres.new_database())
     try:
-        upgrade(store.engine)
+        upgrade(store.url)
         with store.write() as tx:
             tx.add(_operation("o" * 32))
         statuses = (OperationStatus.NEW.value,)
@@ -161,7 +169,7 @@ def test_a_claim_is_won_once_between_concurrent_transactions(postgres: PgServer)
 def test_space_taken_concurrently_never_goes_below_zero(postgres: PgServer) -> None:
     store = SqlStore(postgres.new_database())
     try:
-        upgrade(store.engine)
+        upgrade(store.url)
         with store.write() as tx:
             tx.add(Cluster("c" * 32, block=True, file=True))
             tx.add(Node("n" * 32, "c" * 32, 1, ["m1"], ["10.0.0.1"]))
@@ -201,8 +209,8 @@ def test_a_missing_database_is_a_clear_error_at_start(postgres: PgServer) -> Non
 @pytest.mark.parametrize(
     ("db", "reason"),
     [
-        ("postgresql+nodriver://u@127.0.0.1/x", "cannot open the database"),
-        ("nosuchdialect://u@h/x", "cannot open the database"),
+        ("postgresql+nodriver://u@127.0.0.1/x", "not a valid database URL.*nodriver driver"),
+        ("nosuchdialect://u@h/x", "not a valid database URL.*nosuchdialect databases"),
         ("postgresql+psycopg://u@h:notaport/x", "not a valid database URL"),
     ],
 )

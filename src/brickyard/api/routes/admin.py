@@ -126,7 +126,7 @@ async def list_servers(request: Request) -> Response:
 @router.get("/backup/db")
 async def backup(request: Request) -> Response:
     store = api_state(request).services.ctx.store
-    if store.engine.dialect.name != "sqlite":
+    if store.shared:
         # Heketi's endpoint serves its database file; a PostgreSQL database has its own tools.
         return text_error(
             501, "GET /backup/db copies SQLite databases only: back up PostgreSQL with pg_dump"
