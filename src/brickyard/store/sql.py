@@ -34,6 +34,7 @@ from ..domain.model import (
 )
 from ..domain.placement import Candidate, merge_tags
 from . import rows, schema
+from .checkpoint import Checkpointer, leave_checkpoints
 from .db import SQLITE, Connection, Database, in_list
 from .errors import ClaimLost, Duplicate, IntegrityViolation, StaleSpace
 from .schema import TableColumns
@@ -474,6 +475,8 @@ class SqlStore:
         self._held: list[Connection] = []
         self._held_lock = threading.Lock()
         self._listeners: list[Callable[[CommitChanges], None]] = []
+        self.commits = 0  # SQLite: write commits so far (the checkpointer's cue)
+        self.checkpointer: Checkpointer | None = None
 
     def on_commit(self, listener: Callable[[CommitChanges], None]) -> None:
         """Call `listener` with what each committed write transaction changed."""
@@ -514,10 +517,14 @@ class SqlStore:
         except RuntimeError:
             return
         conn = self.db.lend()
+        leave_checkpoints(conn)
         self._local.conn = conn
         self._local.busy = False
         with self._held_lock:
             self._held.append(conn)
+            if self.checkpointer is None:
+                self.checkpointer = Checkpointer(self.db, lambda: self.commits)
+                self.checkpointer.start()
 
     @contextmanager
     def write(self) -> Iterator[Transaction]:
@@ -533,6 +540,7 @@ class SqlStore:
                     conn.abandon()
                     raise
                 conn.commit()
+                self.commits += 1
             for listener in self._listeners:
                 listener(tx.changes)
 
@@ -607,10 +615,14 @@ class SqlStore:
                 conn.abandon()
                 raise
             conn.commit()
+            self.commits += 1
 
     def close(self) -> None:
         with self._held_lock:
             held, self._held = self._held, []
+            checkpointer, self.checkpointer = self.checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop()
         for conn in held:
             self.db.give_back(conn)
         self._local = threading.local()
