@@ -112,6 +112,11 @@ def _mapping(kind: type[E]) -> Mapping[E]:
     return MAPPINGS[kind]
 
 
+# Each entity table's INSERT and UPDATE, built once (they are on every create's path).
+_INSERTS = {m.table.name: m.table.insert() for m in MAPPINGS.values()}
+_UPDATES = {m.table.name: m.table.update_by_id() for m in MAPPINGS.values()}
+
+
 __all__ = ["ClaimLost", "Duplicate", "SqlStore", "StaleSpace", "Transaction", "sqlite_url"]
 
 
@@ -148,25 +153,18 @@ class Transaction:
     def _entities(self, kind: type[E], where: str = "", params: Row | None = None) -> list[E]:
         """Entities of `kind` (WHERE `where`, when given) in id order."""
         m = _mapping(kind)
-        sql = (
-            f"{m.table.select} WHERE {where} ORDER BY id"
-            if where
-            else (f"{m.table.select} ORDER BY id")
-        )
+        condition = f" WHERE {where}" if where else ""
+        sql = f"{m.table.select}{condition} ORDER BY id"
         sqlite = self.conn.sqlite
         return [m.load(m.codec.read(r, sqlite)) for r in self.conn.execute(sql, params)]
 
     def _ids(self, table: str, where: str = "", params: Row | None = None) -> list[str]:
-        sql = (
-            f"SELECT id FROM {table} WHERE {where} ORDER BY id"
-            if where
-            else (f"SELECT id FROM {table} ORDER BY id")
-        )
-        return self.conn.column(sql, params)
+        condition = f" WHERE {where}" if where else ""
+        return self.conn.column(f"SELECT id FROM {table}{condition} ORDER BY id", params)
 
     def _insert(self, m: Mapping[Any], entities: Sequence[Any]) -> None:
         values = [m.codec.write(m.dump(e)) for e in entities]
-        sql = m.table.insert()
+        sql = _INSERTS[m.table.name]
         if len(values) == 1:
             self.conn.execute(sql, values[0])
         else:
@@ -232,7 +230,7 @@ class Transaction:
         self._track(type(entity))
         values = m.codec.write(m.dump(entity))
         values["entity_id"] = entity.id
-        self.conn.execute(m.table.update_by_id(), values)
+        self.conn.execute(_UPDATES[m.table.name], values)
 
     def _track(self, kind: type) -> None:
         if kind in _TOPOLOGY_KINDS:
