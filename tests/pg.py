@@ -144,7 +144,7 @@ class PgServer:
             conn.execute(sql)
 
     def new_database(self) -> str:
-        """A fresh, empty database; returns its SQLAlchemy URL."""
+        """A fresh, empty database; returns its URL (postgresql+psycopg://...)."""
         name = f"t{os.getpid()}_{next(self._names)}"
         # FILE_COPY: the copy of template1 is not written to the WAL (PostgreSQL 15's default,
         # WAL_LOG, writes its 7.5 MB there for every database).

@@ -192,7 +192,7 @@ def build_agent(settings: Settings) -> NodeAgent:
 
 def database_url(settings: Settings) -> str:
     db = settings.glusterfs.db
-    if "://" in db:  # ours: a full SQLAlchemy URL, e.g. postgresql+psycopg://...
+    if "://" in db:  # ours: a database URL, e.g. postgresql+psycopg://... (store/db.py)
         return db
     return sqlite_url(db)
 

@@ -400,7 +400,7 @@ ENV_OVERRIDES: tuple[_EnvVar, ...] = (
     _EnvVar("HEKETI_JWT_IAT_LEEWAY_SECONDS", ("jwt_iat_leeway_seconds",), _uint),
     _EnvVar("HEKETI_EXECUTOR", ("glusterfs.executor",), _text),
     _EnvVar("HEKETI_DB_PATH", ("glusterfs.db",), _text),
-    # Ours (after HEKETI_DB_PATH, so it wins): a path or a SQLAlchemy URL (PostgreSQL).
+    # Ours (after HEKETI_DB_PATH, so it wins): a path or a database URL (store/db.py).
     _EnvVar("BRICKYARD_DB", ("glusterfs.db",), _text),
     _EnvVar("BRICKYARD_SERVER_LEASE_SECONDS", ("glusterfs.server_lease_seconds",), _seconds),
     _EnvVar("BRICKYARD_ADVERTISE_ADDRESS", ("glusterfs.advertise_address",), _text),

@@ -46,14 +46,14 @@ class MigrationError(Exception):
 
 @dataclass(frozen=True)
 class Database:
-    """Where the database is: a SQLAlchemy URL, and the file when it is an SQLite path."""
+    """Where the database is: its URL, and the file when it is an SQLite path."""
 
     url: str
     path: Path | None
 
     @classmethod
     def at(cls, db: str) -> Database:
-        """`db` as glusterfs.db reads it (bootstrap.database_url): a full SQLAlchemy URL, or
+        """`db` as glusterfs.db reads it (bootstrap.database_url): a database URL, or
         the path of an SQLite file."""
         if "://" in db:
             return cls(db, None)
@@ -166,7 +166,7 @@ def _env() -> Mapping[str, str]:
 
 
 _CONFIG_HELP = "heketi.json whose glusterfs.db names the database"
-_DB_HELP = "The database file (or SQLAlchemy URL) instead of --config"
+_DB_HELP = "The database file (or database URL) instead of --config"
 
 
 @click.command("import", short_help="Load a Heketi db export into an empty database")
