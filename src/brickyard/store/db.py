@@ -92,6 +92,9 @@ def parse_url(url: str) -> DatabaseUrl:
     raise ValueError(f"{scheme} databases are not supported: sqlite or postgresql")
 
 
+# Every SQLite connection's, the migrations' too. WAL lets readers run beside the writer;
+# NORMAL sync is durable across process crashes.
+SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON")
 # Seconds a PostgreSQL connection attempt waits, unless the URL says.
 CONNECT_TIMEOUT = 10
 # Connections open at most per database (as SQLAlchemy's default pool: 5 kept + 10 more), and
@@ -127,11 +130,10 @@ class Connection:
     Outside a transaction each statement commits by itself (reads need no transaction: each
     statement sees what was committed when it began, on both databases)."""
 
-    __slots__ = ("_driver", "broken", "dialect", "raw", "sqlite")
+    __slots__ = ("_driver", "broken", "raw", "sqlite")
 
     def __init__(self, raw: Any, dialect: str, driver: ModuleType) -> None:
         self.raw = raw
-        self.dialect = dialect
         self.sqlite = dialect == SQLITE
         self._driver = driver
         self.broken = False  # the connection failed: it goes back to no pool
@@ -270,7 +272,8 @@ class Database:
                 self._cond.notify()
             raise
 
-    def _give_back(self, conn: Connection) -> None:
+    def give_back(self, conn: Connection) -> None:
+        """Return a lent connection: to the pool, or closed if it broke or the pool is full."""
         keep = not conn.broken
         if keep and conn.in_transaction:
             try:  # what the pool's reset on return did: nothing half-done is lent again
@@ -278,21 +281,18 @@ class Database:
             except DatabaseError:
                 keep = False
         with self._cond:
-            if keep and len(self._idle) < POOL_KEPT:
+            pooled = keep and len(self._idle) < POOL_KEPT
+            if pooled:
                 self._idle.append(conn.raw)
-                conn = None  # type: ignore[assignment]
             else:
                 self._open -= 1
             self._cond.notify()
-        if conn is not None:
+        if not pooled:
             _close_quietly(conn.raw)
 
     def lend(self) -> Connection:
         """A connection until `give_back` (or `close`)."""
         return Connection(self._take(), self.dialect, self._driver)
-
-    def give_back(self, conn: Connection) -> None:
-        self._give_back(conn)
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -300,7 +300,7 @@ class Database:
         try:
             yield conn
         finally:
-            self._give_back(conn)
+            self.give_back(conn)
 
     def close(self) -> None:
         """Close the idle connections (those lent go back to the pool as usual). As SQLAlchemy's
@@ -324,10 +324,8 @@ def _sqlite_connect(path: str) -> sqlite3.Connection:
     # driver starts none of its own. check_same_thread=False: a pooled connection serves
     # whichever thread borrows it, one at a time.
     raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    # WAL lets readers run beside the writer; NORMAL sync is durable across process crashes.
-    raw.execute("PRAGMA journal_mode=WAL")
-    raw.execute("PRAGMA synchronous=NORMAL")
-    raw.execute("PRAGMA foreign_keys=ON")
+    for pragma in SQLITE_PRAGMAS:
+        raw.execute(pragma)
     return raw
 
 

@@ -465,9 +465,8 @@ class SqlStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.db = Database(url)
-        self.dialect = self.db.dialect
         # SQLite is one server's; any other database may be shared by several.
-        self.shared = self.dialect != SQLITE
+        self.shared = self.db.dialect != SQLITE
         self._write_lock = threading.RLock()
         self._local = threading.local()  # SQLite: this thread's own connection (_connection)
         self._held: list[Connection] = []

@@ -7,23 +7,11 @@ import asyncio
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from brickyard.domain.model import Cluster
 from brickyard.store.checkpoint import LOOP_AUTOCHECKPOINT
-from brickyard.store.migrate import upgrade
 from brickyard.store.sql import SqlStore
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlStore]:
-    opened = SqlStore(f"sqlite:///{tmp_path / 'heketi.db'}")
-    upgrade(opened.url)
-    yield opened
-    opened.close()
 
 
 def _clusters_in_the_file_alone(db: Path, copy: Path) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from brickyard.store.db import (
     POSTGRESQL,
     SQLITE,
     Connection,
+    Database,
     in_list,
     like_prefix,
     parse_url,
@@ -111,3 +113,24 @@ def test_driver_errors_become_the_stores() -> None:
     assert conn.in_transaction
     conn.abandon()
     assert not conn.in_transaction and conn.column("SELECT id FROM t") == ["a"]
+
+
+def test_the_pool_lends_at_most_its_limit_and_reuses_what_comes_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from brickyard.store import db as db_module
+
+    monkeypatch.setattr(db_module, "POOL_WAIT", 0.2)
+    database = Database(f"sqlite:///{tmp_path / 'pool.db'}")
+    lent = [database.lend() for _ in range(db_module.POOL_LIMIT)]
+    with pytest.raises(DatabaseUnavailable, match="no connection free"):
+        database.lend()
+    returned = lent.pop()
+    database.give_back(returned)
+    again = database.lend()
+    assert again.raw is returned.raw  # the most recently returned, not a new one
+    for conn in [*lent, again]:
+        database.give_back(conn)
+    database.close()
+    with database.connection() as conn:  # a closed pool simply opens anew
+        assert conn.scalar("PRAGMA journal_mode") == "wal"

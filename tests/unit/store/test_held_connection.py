@@ -6,22 +6,11 @@ takes a connection of its own, and threads without a loop never hold one."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from brickyard.domain.model import Cluster
-from brickyard.store.migrate import upgrade
 from brickyard.store.sql import SqlStore
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlStore]:
-    opened = SqlStore(f"sqlite:///{tmp_path / 'heketi.db'}")
-    upgrade(opened.url)
-    yield opened
-    opened.close()
 
 
 def _cluster(n: int) -> Cluster:
