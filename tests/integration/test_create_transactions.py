@@ -25,7 +25,7 @@ def _trace_commits(harness: Harness) -> list[str]:
     return seen
 
 
-async def test_a_create_commits_five_times_and_its_answer_with_its_operation(
+async def test_a_create_commits_four_times_and_its_answer_with_its_operation(
     harness: Harness,
 ) -> None:
     await harness.build_topology(nodes=3)
@@ -53,9 +53,9 @@ async def test_a_create_commits_five_times_and_its_answer_with_its_operation(
     assert polled.status_code == 303 and polled.headers["location"] == done.redirect
     await asyncio.sleep(0)
     commits = [s for s in seen if s.strip().upper().startswith("COMMIT")]
-    # plan + "running"; the 3 bricks made, the gluster create's intent, the volume made;
+    # plan + "running"; the 3 bricks made with the gluster create's intent; the volume made;
     # finalize + "done". The read-once delete is batched (below).
-    assert len(commits) == 5, seen
+    assert len(commits) == 4, seen
     # read once: answered no more, though its row waits for the batched delete
     assert (await harness.get(f"/queue/{queue_id}")).status_code == 404
     with harness.server.store.read() as tx:
@@ -65,9 +65,8 @@ async def test_a_create_commits_five_times_and_its_answer_with_its_operation(
         assert results.get(tx, queue_id) is None
 
 
-async def test_the_bricks_made_are_journaled_together(harness: Harness) -> None:
-    """The three brick-made records of a create are one commit, in the journal all the same."""
-    await harness.build_topology(nodes=3)
+def _trace_journals(harness: Harness) -> list[list[str]]:
+    """The kinds of the journal records of each commit of record_steps, as they are made."""
     journals: list[list[str]] = []
     store = harness.server.store
     original = store.record_steps
@@ -77,10 +76,43 @@ async def test_the_bricks_made_are_journaled_together(harness: Harness) -> None:
         original(op_id, steps, at)
 
     store.record_steps = record  # type: ignore[method-assign]
+    return journals
+
+
+async def test_the_bricks_made_are_journaled_together_with_the_next_intent(
+    harness: Harness,
+) -> None:
+    """The three brick-made records of a create are one commit with the intent of the gluster
+    command that follows (no node command runs between them), in the journal all the same;
+    so are an expand's with its add-brick intent."""
+    await harness.build_topology(nodes=3)
+    journals = _trace_journals(harness)
     accepted = await harness.post("/volumes", {**VOLUME, "name": "together"})
     await harness.queue.drain()
     assert accepted.status_code == 202
-    assert journals == [["brick-made"] * 3, ["gluster-create-begun"], ["volume-made"]]
+    assert journals == [["brick-made"] * 3 + ["gluster-create-begun"], ["volume-made"]]
+    journals.clear()
+    volume_id = (await harness.get_json("/volumes"))["volumes"][0]
+    expanded = await harness.post(f"/volumes/{volume_id}/expand", {"expand_size": 1})
+    await harness.queue.drain()
+    assert expanded.status_code == 202
+    assert journals == [["brick-made"] * 3 + ["bricks-add-begun"], ["bricks-added"]]
+
+
+async def test_a_brick_that_fails_keeps_the_gluster_intent_out_of_the_journal(
+    harness: Harness,
+) -> None:
+    """When a brick is not made, the bricks that were are journaled alone: the gluster command
+    never runs, and its intent would send the rollback looking for a volume."""
+    topo = await harness.build_topology(nodes=3)
+    harness.world.fail(topo.manage[topo.nodes[0]], "brick_create", "disk on fire", times=1)
+    harness.server.services.ctx.settings.create_retries = 0  # the first attempt's journal
+    journals = _trace_journals(harness)
+    accepted = await harness.post("/volumes", VOLUME)
+    await harness.queue.drain()
+    assert accepted.status_code == 202
+    assert journals[0] == ["brick-made"] * 2, journals
+    assert all("gluster-create-begun" not in kinds for kinds in journals), journals
 
 
 async def test_read_results_are_deleted_in_one_batch_by_themselves(

@@ -28,7 +28,7 @@ from ..context import ServiceContext
 from ..lookup import brick_spec
 from ..volume_checks import split_option
 from .base import Incomplete
-from .run import Run, reraise_interruption
+from .run import Intent, Run, reraise_interruption
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -99,10 +99,16 @@ def ownership(volume: Volume, bricks: list[Brick], targets: Targets) -> VolumeOw
 
 
 async def make_bricks(
-    ctx: ServiceContext, run: Run, volume: Volume, bricks: list[Brick], targets: Targets
+    ctx: ServiceContext,
+    run: Run,
+    volume: Volume,
+    bricks: list[Brick],
+    targets: Targets,
+    then: Intent,
 ) -> None:
-    """Create bricks on their nodes in parallel, then journal those made, in one commit. On a
-    failure the others still finish (or fail) first; the rollback then destroys them all, once
+    """Create bricks on their nodes in parallel, then journal those made, in one commit, with
+    `then`, the intent of the gluster command that follows, when all were made. On a failure
+    the others still finish (or fail) first; the rollback then destroys them all, once
     (whether journaled as made or not: the records are the story, not the rollback's list).
     A brick's crash point comes as soon as it is made, while the others may still be in the
     making: the crash tests kill the server there."""
@@ -113,6 +119,7 @@ async def make_bricks(
 
     results = await asyncio.gather(*(make(b) for b in bricks), return_exceptions=True)
     reraise_interruption(results)
+    failures = [r for r in results if isinstance(r, BaseException)]
     run.done_all(
         "brick-made",
         [
@@ -120,8 +127,8 @@ async def make_bricks(
             for brick, result in zip(bricks, results, strict=True)
             if not isinstance(result, BaseException)
         ],
+        then=None if failures else then,
     )
-    failures = [r for r in results if isinstance(r, BaseException)]
     if not failures:
         return
     first = failures[0]

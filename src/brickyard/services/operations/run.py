@@ -13,10 +13,21 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from ...domain.model import OperationType, StepRecord
 from ...store.sql import Transaction
 from ..context import ServiceContext
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A node command about to run, as its journal record: `kind` (ending in ``-begun``),
+    the line a human reads, the subject recovery looks for."""
+
+    kind: str
+    text: str
+    subject: str = ""
 
 
 class Run:
@@ -42,15 +53,24 @@ class Run:
         """A node step completed."""
         self._record(kind, text, subject)
 
-    def done_all(self, kind: str, steps: Sequence[tuple[str, str]]) -> None:
+    def done_all(
+        self, kind: str, steps: Sequence[tuple[str, str]], then: Intent | None = None
+    ) -> None:
         """Node steps of one `kind` that completed side by side (text, subject each),
-        journaled in one commit. Their crash points are the caller's: as each completes."""
-        if not steps:
+        journaled in one commit. Their crash points are the caller's: as each completes.
+
+        `then`, the intent of the node command that comes next, joins the same commit (and
+        its crash point follows it): with no node command between the two records, one
+        commit says what two did, for one commit less per create and expand."""
+        records = [(text, kind, subject) for text, subject in steps]
+        if then is not None:
+            records.append((then.text, then.kind, then.subject))
+        if not records:
             return
         self.ctx.lease_check()
-        self.ctx.store.record_steps(
-            self.op_id, [(text, kind, subject) for text, subject in steps], time.time()
-        )
+        self.ctx.store.record_steps(self.op_id, records, time.time())
+        if then is not None:
+            self.crash_point(then.kind)
 
     def begin(self, kind: str, text: str, subject: str = "") -> None:
         """About to run a node command whose effect recovery must look for (kind ends in

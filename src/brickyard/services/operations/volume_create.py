@@ -33,7 +33,7 @@ from .bricks import (
     settle_teardown,
     volume_nodes,
 )
-from .run import Run
+from .run import Intent, Run
 
 GLUSTER_CREATE = "gluster-create-begun"
 
@@ -89,10 +89,12 @@ class VolumeCreate(Operation):
         )
 
     async def execute(self, run: Run) -> str | None:
-        await make_bricks(self.ctx, run, self.volume, self.bricks, self.targets)
         spec = gluster_spec(self.volume, self.bricks, self.targets)
         via = self.targets.nodes[gluster_order(self.bricks)[0].node_id]
-        run.begin(GLUSTER_CREATE, f"gluster volume create {spec.name} via {via.manage}", spec.name)
+        intent = Intent(
+            GLUSTER_CREATE, f"gluster volume create {spec.name} via {via.manage}", spec.name
+        )
+        await make_bricks(self.ctx, run, self.volume, self.bricks, self.targets, intent)
         await self.ctx.agent.volume_create(via, spec)
         run.done("volume-made", f"gluster volume {spec.name} created and started", spec.name)
         return self.resource

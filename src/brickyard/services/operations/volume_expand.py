@@ -43,7 +43,7 @@ from .bricks import (
     settle_teardown,
     volume_nodes,
 )
-from .run import Run
+from .run import Intent, Run
 
 BRICKS_ADD = "bricks-add-begun"
 
@@ -115,11 +115,11 @@ class VolumeExpand(Operation):
             volume = require(tx, Volume, self.volume_id)
             every = tx.volume_bricks(self.volume_id)
             targets = Targets.of(tx, every)
-        await make_bricks(self.ctx, run, volume, self.new_bricks, targets)
         spec = gluster_spec(volume, every, targets)
         added = [targets.gluster(b) for b in gluster_order(self.new_bricks)]
         via = targets.nodes[self.new_bricks[0].node_id]
-        run.begin(BRICKS_ADD, f"gluster volume add-brick {volume.name} via {via.manage}")
+        intent = Intent(BRICKS_ADD, f"gluster volume add-brick {volume.name} via {via.manage}")
+        await make_bricks(self.ctx, run, volume, self.new_bricks, targets, intent)
         await self.ctx.agent.volume_expand(via, spec, added)
         run.done("bricks-added", f"{len(added)} bricks added to {volume.name}", volume.name)
         return self.resource
