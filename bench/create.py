@@ -44,17 +44,21 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import httpx
 from _create_clients import ClientProcesses, ClientsRun
 from _server import (
     ADMIN_KEY,
+    HOST,
     AsyncRest,
     BenchError,
     LoadMeter,
     Server,
     SyncRest,
     TopologySpec,
+    _check,
     _server_env,
     count_topology,
+    free_port,
     load_topology_rest,
     running_server,
     wait_until_idle,
@@ -333,6 +337,79 @@ def create_concurrent(server: Server, plan: Plan, in_process: bool) -> ClientsRu
     )
 
 
+def _recorded(response: httpx.Response) -> dict[str, Any]:
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
+    return {
+        "status": response.status_code,
+        "reason": response.reason_phrase,
+        "headers": headers,
+        "body": response.text,
+    }
+
+
+def record_answers(rest: SyncRest) -> dict[str, dict[str, Any]]:
+    """The server's own answers to one create and to the clients' warm-up request. One volume
+    is deleted first and created again, so the count stays what the plan filled to (a cluster
+    holds at most 1000); every measurement is taken by then."""
+    volume_id = rest.get("/volumes")["volumes"][0]
+    rest.operation("DELETE", f"/volumes/{volume_id}")
+    other = rest.request("GET", "/clusters")
+    accepted = rest.request("POST", "/volumes", VOLUME)
+    _check(accepted, 202, "POST /volumes")
+    deadline = time.monotonic() + 60
+    while True:
+        done = rest.request("GET", accepted.headers["location"])
+        if done.headers.get("x-pending", "").lower() != "true":
+            break
+        if time.monotonic() > deadline:
+            raise BenchError("the recorded create is still pending after 60 s")
+        time.sleep(POLL)
+    if done.status_code != 303:
+        raise BenchError(f"the recorded create failed: {done.status_code} {done.text[:300]}")
+    volume = rest.request("GET", done.headers["location"])
+    _check(volume, 200, "GET the recorded volume")
+    return {
+        "accepted": _recorded(accepted),
+        "done": _recorded(done),
+        "volume": _recorded(volume),
+        "other": _recorded(other),
+    }
+
+
+def clients_floor(server: Server, rest: SyncRest, plan: Plan) -> ClientsRun:
+    """The concurrent phase's clients against bench/_null_server.py, which replays this
+    server's answers and does nothing else: their wall time is the floor under the concurrent
+    figure on this machine now (see that module)."""
+    answers = server.workdir / "null-answers.json"
+    answers.write_text(json.dumps(record_answers(rest)))
+    port = free_port()
+    log_path = server.workdir / "null-server.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).parent / "_null_server.py"),
+                str(port),
+                str(answers),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+        )
+    try:
+        assert process.stdout is not None
+        if process.stdout.readline() != b"ready\n":
+            raise BenchError(f"the null server did not start: {log_path.read_text()[-500:]}")
+        null = Server(f"http://{HOST}:{port}", process, server.workdir, log_path)
+        with ClientProcesses(null.url, VOLUME, plan.concurrent, plan.clients, POLL, 3) as c:
+            settle(plan.settle)
+            return c.go(null)
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
 def time_list(rest: SyncRest, samples: int, expected: int) -> dict[str, float]:
     seconds = []
     for _ in range(samples):
@@ -381,13 +458,13 @@ def run(plan: Plan, setup: Setup) -> dict[str, Any]:
     load: dict[str, float] = {}
     results["other_load_cores"] = load
 
-    log(f"[1/6] topology load over raw REST ({spec.nodes}x{spec.devices}) on a fresh server")
+    log(f"[1/7] topology load over raw REST ({spec.nodes}x{spec.devices}) on a fresh server")
     with running_server(pythonpath=setup.pythonpath) as server:
         meter = LoadMeter(server.pid)
         results["topology_rest_s"] = topology_load_rest(server, spec)
         load["topology_rest"] = meter.foreign_cores()
 
-    log("[2/6] topology load with heketi-cli on a fresh server")
+    log("[2/7] topology load with heketi-cli on a fresh server")
     with running_server(wrapper=server_prefix, pythonpath=setup.pythonpath) as server:
         results["rss_start_mb"] = rss_mb(server)
         meter = LoadMeter(server.pid)
@@ -442,7 +519,7 @@ def _volumes(server: Server, plan: Plan, results: dict[str, Any], setup: Setup) 
         results["list_empty_ms"] = time_list(rest, plan.list_samples, 0)
         results["request_floor_ms"] = request_floor(rest, 4 * plan.list_samples)
 
-        log(f"[3/6] {plan.sequential} creates, 1 client")
+        log(f"[3/7] {plan.sequential} creates, 1 client")
         seq = Sequential([], [], {"submit": [], "wait": [], "fetch": []})
         wall = 0.0
         for n in _chunks(plan.sequential, plan.block):
@@ -468,7 +545,7 @@ def _volumes(server: Server, plan: Plan, results: dict[str, Any], setup: Setup) 
         results["rss_after_sequential_mb"] = rss_mb(server)
 
         mode = "tasks" if setup.in_process else "processes"
-        log(f"[4/6] {plan.concurrent} creates, {plan.clients} client {mode}")
+        log(f"[4/7] {plan.concurrent} creates, {plan.clients} client {mode}")
         conc = create_concurrent(server, plan, setup.in_process)
         load["concurrent"] = conc.other_load
         cpu_ms = conc.server_cpu * 1000 / plan.concurrent
@@ -497,7 +574,7 @@ def _volumes(server: Server, plan: Plan, results: dict[str, Any], setup: Setup) 
             block_row(chunk, f"{plan.clients} {label}", cpu_ms, load["concurrent"])
             offset += n
 
-        log(f"[5/6] fill to {plan.total} volumes, 1 client")
+        log(f"[5/7] fill to {plan.total} volumes, 1 client")
         fill = plan.total - plan.sequential - plan.concurrent
         rss_by_block: list[dict[str, float]] = []
         wall = 0.0
@@ -515,9 +592,21 @@ def _volumes(server: Server, plan: Plan, results: dict[str, Any], setup: Setup) 
         }
         results["rss_by_block_mb"] = rss_by_block
 
-        log(f"[6/6] GET /volumes at {plan.total} volumes, median of {plan.list_samples}")
+        log(f"[6/7] GET /volumes at {plan.total} volumes, median of {plan.list_samples}")
         results["list_full_ms"] = time_list(rest, plan.list_samples, plan.total)
         results["rss_full_mb"] = rss_mb(server)
+
+        if not setup.in_process:
+            log(
+                f"[7/7] the clients' floor: {plan.clients} client processes, a server doing no work"
+            )
+            floor = clients_floor(server, rest, plan)
+            load["clients_floor"] = floor.other_load
+            results["clients_floor"] = {
+                "wall_s": floor.wall,
+                "clients_cpu_ms_per_create": floor.clients_cpu * 1000 / plan.concurrent,
+                "server_cpu_ms_per_create": floor.server_cpu * 1000 / plan.concurrent,
+            }
     results["blocks"] = blocks
     return results
 
@@ -640,6 +729,11 @@ def verdicts(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
             detail=True,
         ),
         _row(
+            f"{plan.clients} clients, a server doing no work: wall (s), the floor",
+            results.get("clients_floor", {}).get("wall_s"),
+            detail=True,
+        ),
+        _row(
             f"{plan.clients}-client speed-up over 1 client (x)",
             speedup,
             "> 1",
@@ -717,6 +811,19 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
+def _floor_lines(results: dict[str, Any]) -> list[str]:
+    floor = results.get("clients_floor")
+    if floor is None:
+        return []
+    conc = results["concurrent"]
+    return [
+        f"the same {conc['clients']} client processes against a server that replays this "
+        f"server's answers and does no work (bench/_null_server.py): wall "
+        f"{floor['wall_s']:.2f} s, clients' CPU {floor['clients_cpu_ms_per_create']:.2f} ms "
+        f"per create: no server gets below that wall here and now"
+    ]
+
+
 def report(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     m = results["machine"]
     t = results["topology"]
@@ -763,6 +870,7 @@ def report(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         f"({conc['clients_cpu_ms_per_create']:.2f} ms per create); CPU floor of the wall "
         f"(server + clients CPU over {results['machine']['cores']} cores): "
         f"{conc['cpu_floor_s']:.2f} s",
+        *_floor_lines(results),
         f"1 client, mean per step: POST {seq['steps_ms']['submit']:.2f} ms, "
         f"polling {seq['steps_ms']['wait']:.2f} ms ({seq['polls_mean']:.2f} polls; done at the "
         f"first poll in {100 * seq['first_poll_done']:.0f}%), "
@@ -907,12 +1015,17 @@ def _run_line(results: dict[str, Any]) -> str:
     seq, conc = results["sequential"], results["concurrent"]
     return (
         f"sequential {seq['mean']:.2f} ms (server CPU {seq['server_cpu_ms_per_create']:.2f}), "
-        f"{conc['clients']} clients {conc['wall_s']:.2f} s (server CPU "
+        f"{conc['clients']} clients {conc['wall_s']:.2f} s{_floor_note(results)} (server CPU "
         f"{conc['server_cpu_ms_per_create']:.2f}, clients {conc['clients_cpu_ms_per_create']:.2f}"
         f" ms/create), RSS {results['rss_start_mb']['rss']:.1f} -> "
         f"{results['rss_full_mb']['rss']:.1f} MiB, other load <= "
         f"{max(results['other_load_cores'].values()):.2f} cores, {results['run_seconds']:.0f} s"
     )
+
+
+def _floor_note(results: dict[str, Any]) -> str:
+    floor = results.get("clients_floor")
+    return "" if floor is None else f" (floor {floor['wall_s']:.2f} s)"
 
 
 def _median(values: list[float | None]) -> float | None:
