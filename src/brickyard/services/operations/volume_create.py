@@ -69,10 +69,8 @@ class VolumeCreate(Operation):
     def plan(self, tx: Transaction) -> Journal:
         allocation = choose(self.ctx, tx, self.volume, self.clusters, self.op_id).allocation
         assert allocation is not None  # choose raises when nothing could be placed
-        hosts = {
-            n: storage
-            for n, (_, storage) in tx.node_hosts({b.node_id for b in allocation.bricks}).items()
-        }
+        self.targets = Targets.of(tx, allocation.bricks)
+        hosts = {node_id: node.storage for node_id, node in self.targets.nodes.items()}
         volume_checks.check_volume_files(self.volume.name, allocation.bricks, hosts)
         sets = len({b.set_index for b in allocation.bricks})
         volume_checks.check_options(
@@ -82,7 +80,6 @@ class VolumeCreate(Operation):
         tx.add(self.volume)
         write_allocation(tx, allocation)
         self.bricks = allocation.bricks
-        self.targets = Targets.of(tx, self.bricks)
         return Journal(
             [Change(ChangeType.ADD_VOLUME, self.volume.id)]
             + [Change(ChangeType.ADD_BRICK, b.id) for b in self.bricks]
