@@ -330,6 +330,8 @@ class OpResult:
     submit: float = 0.0  # the initial request, until its 202
     wait: float = 0.0  # from the 202 to the last poll's answer (polls and sleeps)
     fetch: float = 0.0  # following the 303 (GET of the resource)
+    # the server's answers as received: the 202, the last poll's, the resource's (after a 303)
+    answers: list[httpx.Response] = field(default_factory=list)
 
 
 def _check(response: httpx.Response, expected: int, what: str) -> None:
@@ -378,6 +380,7 @@ class SyncRest:
         response = self.request(method, path, body)
         _check(response, 202, f"{method} {path}")
         accepted = time.perf_counter()
+        answers = [response]
         location = response.headers["location"]
         polls = 0
         while True:  # poll at once, then every `poll` seconds while pending (as Heketi's client)
@@ -389,10 +392,12 @@ class SyncRest:
                 raise BenchError(f"{method} {path}: still pending after {OP_TIMEOUT:.0f} s")
             time.sleep(self.poll)
         finished = time.perf_counter()
+        answers.append(response)
         if response.status_code == 303:
             target = response.headers["location"]
             response = self.request("GET", target)
             _check(response, 200, f"GET {target}")
+            answers.append(response)
         elif response.status_code != 204:
             raise BenchError(
                 f"{method} {path} failed in the queue: {response.status_code} "
@@ -407,6 +412,7 @@ class SyncRest:
             submit=accepted - started,
             wait=finished - accepted,
             fetch=end - finished,
+            answers=answers,
         )
 
 

@@ -55,7 +55,6 @@ from _server import (
     Server,
     SyncRest,
     TopologySpec,
-    _check,
     _server_env,
     count_topology,
     free_port,
@@ -354,20 +353,7 @@ def record_answers(rest: SyncRest) -> dict[str, dict[str, Any]]:
     volume_id = rest.get("/volumes")["volumes"][0]
     rest.operation("DELETE", f"/volumes/{volume_id}")
     other = rest.request("GET", "/clusters")
-    accepted = rest.request("POST", "/volumes", VOLUME)
-    _check(accepted, 202, "POST /volumes")
-    deadline = time.monotonic() + 60
-    while True:
-        done = rest.request("GET", accepted.headers["location"])
-        if done.headers.get("x-pending", "").lower() != "true":
-            break
-        if time.monotonic() > deadline:
-            raise BenchError("the recorded create is still pending after 60 s")
-        time.sleep(POLL)
-    if done.status_code != 303:
-        raise BenchError(f"the recorded create failed: {done.status_code} {done.text[:300]}")
-    volume = rest.request("GET", done.headers["location"])
-    _check(volume, 200, "GET the recorded volume")
+    accepted, done, volume = rest.operation("POST", "/volumes", VOLUME).answers
     return {
         "accepted": _recorded(accepted),
         "done": _recorded(done),
