@@ -13,6 +13,7 @@ from ..domain.sizing import BrickLimits
 from ..nodes.port import NodeAgent
 from ..store.sql import SqlStore
 from .heal import HealStarter
+from .observed import Observations
 from .placement_cache import PlacementCache
 
 # Called at every step boundary of every operation with the point's name
@@ -65,6 +66,8 @@ class ServiceContext:
     heals: HealStarter = field(init=False)
     # Leftovers are cleaned by cleanups and by the health monitor: one at a time.
     leftover_lock: asyncio.Lock = field(init=False)
+    # The last examine's drift and the sampled heal backlog (read by /metrics, the dashboard).
+    observed: Observations = field(default_factory=Observations)
 
     def __post_init__(self) -> None:
         self.placement = PlacementCache(self.store)

@@ -150,6 +150,7 @@ class Examiner:
             )
         if fix:
             await self._fix(db, report)
+        self.ctx.observed.record_examine(report)
         return report
 
     # -- database ---------------------------------------------------------------------------
