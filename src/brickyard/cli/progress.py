@@ -82,37 +82,51 @@ class Task:
 
 def render_line(task: Task, elapsed: float, width: int, spin: int = 0, outcome: str = "") -> str:
     """The text of the line (at most ``width - 1`` characters: the line must never wrap, or
-    ``\\r`` would no longer bring the cursor back to its start)."""
-    parts = [task.label]
+    ``\\r`` would no longer bring the cursor back to its start). When it is too long the
+    detail is cut first, then the label: the counts and the time are what a person looks at."""
     if task.total is not None:
         total = max(task.total, 0)
         done = min(max(task.done, 0), total)
         filled = _BAR_WIDTH * done // total if total else _BAR_WIDTH
         bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
-        parts.append(f"[{bar}] {done} of {total} {task.unit}".rstrip())
-    elif not outcome:
-        parts.append(_SPINNER[spin % len(_SPINNER)])
-    head = " ".join(parts)
-    if task.detail:
-        head += " - " + task.detail
-    tail = (
-        f": {outcome} after {format_elapsed(elapsed)}"
-        if outcome
-        else f"  {format_elapsed(elapsed)}"
-    )
+        middle = f" [{bar}] {done} of {total} {task.unit}".rstrip()
+    else:
+        middle = "" if outcome else " " + _SPINNER[spin % len(_SPINNER)]
+    time_text = format_elapsed(elapsed)
+    tail = f": {outcome} after {time_text}" if outcome else f"  {time_text}"
     room = max(width - 1, 1)
-    if len(head) + len(tail) > room:
-        # the elapsed time and the outcome matter most: the description is cut first
-        keep = room - len(tail) - 3
-        head = head[:keep] + "..." if keep > 0 else ""
-    return (head + tail)[-room:] if len(head + tail) > room else head + tail
+    label = task.label
+    detail = f" - {task.detail}" if task.detail else ""
+    over = len(label) + len(middle) + len(detail) + len(tail) - room
+    if over > 0 and detail:
+        detail = _cut(detail, len(detail) - over, 8)
+        over = len(label) + len(middle) + len(detail) + len(tail) - room
+    if over > 0:
+        label = _cut(label, len(label) - over, 4)
+    text = label + middle + detail + tail
+    return text if len(text) <= room else text[-room:]
+
+
+def _cut(text: str, keep: int, shortest: int) -> str:
+    """``text`` in at most ``keep`` characters, ending with "..."; "" when that would leave
+    fewer than ``shortest`` of its own."""
+    if len(text) <= keep:
+        return text
+    if keep - 3 < shortest:
+        return ""
+    return text[: keep - 3] + "..."
 
 
 def _columns(stream: TextIO) -> int:
+    """The terminal's width (COLUMNS when it cannot be asked, as shutil does; else 80)."""
     try:
-        return os.get_terminal_size(stream.fileno()).columns or 80
+        columns = os.get_terminal_size(stream.fileno()).columns
     except (AttributeError, ValueError, OSError):
-        return 80
+        columns = 0
+    if columns <= 0:
+        text = os.environ.get("COLUMNS", "")
+        columns = int(text) if text.isdigit() else 0
+    return columns or 80
 
 
 class Progress:
@@ -178,6 +192,7 @@ class Progress:
         total: int | None = None,
         detail: str | None = None,
         label: str | None = None,
+        unit: str | None = None,
     ) -> None:
         task = self._task
         if task is None:
@@ -190,6 +205,8 @@ class Progress:
             task.detail = detail
         if label is not None:
             task.label = label
+        if unit is not None:
+            task.unit = unit
         self.tick()
 
     def finish(self, outcome: str = "") -> None:

@@ -106,7 +106,16 @@ def test_line_never_wraps_and_keeps_the_elapsed_time() -> None:
         text = render_line(task, 75.0, width)
         assert len(text) <= width - 1
         assert text.endswith("1m15s")
-    assert render_line(task, 75.0, 40).endswith("...  1m15s")
+    # the counts and the time are kept whole; the detail goes first, then the label is cut
+    task.detail = "brick b7 of volume " + "e" * 32
+    text = render_line(task, 75.0, 80)
+    assert len(text) == 79 and "volume" not in text
+    assert text.startswith("Evacuating node fff") and "...  [" not in text
+    assert text.endswith("... [########------------] 5 of 12 bricks  1m15s")
+    wide = render_line(task, 75.0, 120)
+    assert len(wide) == 119
+    assert wide.startswith("Evacuating node " + "f" * 32 + " [")
+    assert wide.endswith(" 5 of 12 bricks - brick b7 of volume e...  1m15s")
 
 
 def test_failure_line_says_so() -> None:
