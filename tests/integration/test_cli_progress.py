@@ -254,3 +254,33 @@ def test_quick_failures_show_nothing_and_the_line_can_be_turned_off(
         assert off.code == 0
         assert off.terminal.startswith(b"Name: vol_")
         assert b"\r" not in off.terminal.replace(b"\r\n", b"")
+
+
+def test_node_remove_counts_the_bricks_moved(server: str, tmp_path: Path) -> None:
+    def piped(*args: str) -> bytes:
+        ran = heketi_cli(server, *args, stdout_tty=False, stderr_tty=False)
+        assert ran.code == 0 and ran.stderr == b"", ran
+        return ran.stdout
+
+    # four zones, a volume on three of them: its brick can move to the fourth
+    nodes = [
+        {
+            "node": {"hostnames": {"manage": [f"r{i}"], "storage": [f"10.4.{i}.1"]}, "zone": i},
+            "devices": ["/dev/vdb"],
+        }
+        for i in (1, 2, 3, 4)
+    ]
+    (tmp_path / "r.json").write_text(json.dumps({"clusters": [{"nodes": nodes}]}))
+    piped("topology", "load", f"--json={tmp_path / 'r.json'}")
+    volume = json.loads(piped("--json", "volume", "create", "--size=1"))
+    node = volume["bricks"][0]["node"]
+    piped("node", "disable", node)
+
+    removed = heketi_cli(server, "node", "remove", node, stdout_tty=False, stderr_tty=True)
+    assert removed.code == 0
+    assert removed.stdout == f"Node {node} is now removed\n".encode()
+    text = removed.terminal.decode()
+    assert f"\rRemoving node {node} [--------------------] 0 of 1 bricks moved" in text
+    assert screen_lines(removed.terminal) == [""]
+    info = json.loads(piped("--json", "node", "info", node))
+    assert not any(d.get("bricks") for d in info.get("devices") or [])
