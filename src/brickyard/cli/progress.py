@@ -332,8 +332,6 @@ class Progress:
         if self._drawn and self._err is not None:
             self._write_err("\r" + " " * len(self._drawn) + "\r")
             self._drawn = ""
-            # redraw at the next tick, whatever the interval
-            self._last_draw = float("-inf")
 
     def _write_err(self, text: str) -> None:
         assert self._err is not None

@@ -258,3 +258,17 @@ def test_disabled_progress_only_sleeps() -> None:
     line.write_out("text")
     assert clock.sleeps == [2.5]
     assert stdout.getvalue() == "text"
+
+
+def test_output_lines_do_not_raise_the_redraw_rate() -> None:
+    clock = FakeClock()
+    line, err, stdout = _line(clock, FakeTty())
+    line.start("Loading topology", total=100, unit="nodes")
+    clock.now += progress.SHOW_AFTER
+    for done in range(100):  # 100 nodes in one second, one stdout line and one update each
+        line.write_out(f"\tCreating node n{done} ... ID: x\n")
+        line.update(done=done + 1)
+        clock.now += 0.01
+    drawn = [part for part in err.getvalue().split("\r") if part.strip()]
+    assert 5 <= len(drawn) <= 1.0 / progress.REDRAW_INTERVAL + 1
+    assert stdout.getvalue().count("\n") == 100
