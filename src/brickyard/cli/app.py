@@ -122,22 +122,35 @@ def run(
 ) -> int:
     """Run ``root`` on ``argv`` like heketi-cli; return the exit status."""
     state: Session | None = None
+
+    def end(outcome: str) -> None:
+        # the progress line ends (left with its outcome) before the error is printed
+        if state is not None:
+            state.close(outcome)
+
     try:
         flags, args = split_argv(root, argv)
         state = Session(flags, dict(os.environ if env is None else env), transport)
+        state.open_progress()
         result = root.main(args, prog_name=prog_name, standalone_mode=False, obj=state)
         return result if isinstance(result, int) else 0
     except (CliError, HeketiError) as exc:
+        end("failed")
         err(f"Error: {exc}\n")
     except CobraUsageError as exc:
+        end("failed")
         err(f"Error: {exc.message}\n")
     except click.UsageError as exc:
+        end("failed")
         err(f"Error: {_format_usage_error(exc)}\n")
     except click.ClickException as exc:
+        end("failed")
         err(f"Error: {exc.format_message()}\n")
     except click.Abort:
+        end("interrupted")
         err("Aborted!\n")
     except KeyboardInterrupt:
+        end("interrupted")
         err("\n")
         return 130
     except BrokenPipeError:

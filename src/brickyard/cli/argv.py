@@ -37,6 +37,7 @@ class GlobalFlags:
     json: bool = False
     insecure_tls: bool = False
     tls_certs: list[str] = field(default_factory=list)
+    no_progress: bool = False  # ours: no progress line on stderr (not in --help: Heketi's)
 
 
 # flag -> (attribute, kind); kind is "str", "bool" or "list"
@@ -50,6 +51,7 @@ _GLOBAL: dict[str, tuple[str, str]] = {
     "-I": ("insecure_tls", "bool"),
     "--tls-cert": ("tls_certs", "list"),
     "-C": ("tls_certs", "list"),
+    "--no-progress": ("no_progress", "bool"),
 }
 
 

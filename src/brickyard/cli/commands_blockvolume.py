@@ -23,13 +23,11 @@ blockvolume = CobraGroup("blockvolume", help="Heketi Volume Management")
 def blockvolume_create(size: int, ha: int, auth: bool, name: str, clusters: str) -> None:
     if size == -1:
         raise CliError("Missing volume size")
-    info = (
-        session()
-        .client()
-        .blockvolume_create(
+    s = session()
+    with s.progress.task(f"Creating block volume {name + ' ' if name else ''}({size} GiB)"):
+        info = s.client().blockvolume_create(
             size, name=name, clusters=clusters.split(",") if clusters else (), hacount=ha, auth=auth
         )
-    )
     show(info, render.blockvolume_info)
 
 
@@ -68,4 +66,7 @@ def blockvolume_expand(new_size: int, bv_id: str, args: tuple[str, ...]) -> None
     if new_size == -1:
         raise CliError("Missing new size of block volume")
     bv_id = bv_id or require(args, "Volume id missing")
-    show(session().client().blockvolume_expand(bv_id, new_size), render.blockvolume_info)
+    s = session()
+    with s.progress.task(f"Expanding block volume {bv_id} to {new_size} GiB"):
+        info = s.client().blockvolume_expand(bv_id, new_size)
+    show(info, render.blockvolume_info)

@@ -6,6 +6,7 @@ import click
 
 from brickyard.cli import common, render
 from brickyard.cli.common import require, show
+from brickyard.cli.evacuation import removal_progress
 from brickyard.cli.params import CobraGroup, bool_flag, leaf
 from brickyard.cli.session import CliError, emit, session
 from brickyard.cli.tags import add_tag_commands
@@ -54,7 +55,9 @@ def device_delete(force_forget: bool, args: tuple[str, ...]) -> None:
 def device_remove(expert_option_disable_heal_check: bool, args: tuple[str, ...]) -> None:
     device_id = require(args, "Device id missing")
     healcheck = common.warn_heal_check_disabled() if expert_option_disable_heal_check else ""
-    session().client().device_state(device_id, "failed", healcheck)
+    s = session()
+    with removal_progress(s, "device", device_id):
+        s.client().device_state(device_id, "failed", healcheck)
     emit(f"Device {device_id} is now removed\n")
 
 

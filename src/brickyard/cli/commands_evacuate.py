@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from brickyard.cli.evacuation import evacuation_counts
 from brickyard.cli.params import CobraCommand, CobraGroup, bool_flag
 from brickyard.cli.session import CliError, emit, emit_json, session
 
@@ -35,13 +36,15 @@ def evacuate(
     if len(args) != 1:
         raise CliError("Node id missing" if not args else "Too many arguments provided")
     s = session()
-    summary = s.client().node_evacuate(
-        args[0],
-        heal_check=not expert_option_disable_heal_check,
-        wait_heal=wait_heal,
-        heal_timeout=heal_timeout,
-        progress=None if s.json else lambda line: emit(line + "\n"),
-    )
+    with s.progress.task(f"Evacuating node {args[0]}"):
+        summary = s.client().node_evacuate(
+            args[0],
+            heal_check=not expert_option_disable_heal_check,
+            wait_heal=wait_heal,
+            heal_timeout=heal_timeout,
+            progress=None if s.json else lambda line: emit(line + "\n"),
+            counts=evacuation_counts(s, args[0]),
+        )
     if s.json:
         emit_json(summary)
     return 0

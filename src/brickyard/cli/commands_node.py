@@ -6,6 +6,7 @@ import click
 
 from brickyard.cli import render
 from brickyard.cli.common import require, show
+from brickyard.cli.evacuation import removal_progress
 from brickyard.cli.params import GO_INT, CobraGroup, leaf
 from brickyard.cli.session import CliError, emit, session
 from brickyard.cli.tags import add_tag_commands
@@ -53,7 +54,12 @@ def _state_command(name: str, state: str, shown: str, help: str) -> None:
     @click.argument("args", nargs=-1)
     def change_state(args: tuple[str, ...]) -> None:
         node_id = require(args, "Node id missing")
-        session().client().node_state(node_id, state)
+        s = session()
+        if state == "failed":  # the server moves every brick of the node: a long wait
+            with removal_progress(s, "node", node_id):
+                s.client().node_state(node_id, state)
+        else:
+            s.client().node_state(node_id, state)
         emit(f"Node {node_id} is now {shown}\n")
 
 

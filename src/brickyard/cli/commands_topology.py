@@ -37,4 +37,5 @@ def topology_info(template: str) -> None:
 @click.option("--json", "-j", "json_file", default="", help="Configuration file in JSON format.")
 def topology_load(json_file: str) -> None:
     clusters = parse_topology_file(json_file)
-    load_topology(session().client(), clusters, emit)
+    s = session()
+    load_topology(s.client(), clusters, emit, s.progress)

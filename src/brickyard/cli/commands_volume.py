@@ -107,7 +107,9 @@ def volume_create(
     if dry_run:
         _dry_run(body)
         return
-    info = session().client().volume_create_body(body)
+    s = session()
+    with s.progress.task(f"Creating volume {name + ' ' if name else ''}({size} GiB)"):
+        info = s.client().volume_create_body(body)
     if persistent_volume or persistent_volume_file:
         pv = render.persistent_volume(info, persistent_volume_endpoint)
         if persistent_volume:
@@ -166,7 +168,10 @@ def volume_expand(expand_size: int, volume_id: str, args: tuple[str, ...]) -> No
     if expand_size == 0:
         raise CliError("Missing volume amount to expand")
     volume_id = volume_id or require(args, "Volume id missing")
-    show(session().client().volume_expand(volume_id, expand_size), render.volume_info)
+    s = session()
+    with s.progress.task(f"Expanding volume {volume_id} by {expand_size} GiB"):
+        info = s.client().volume_expand(volume_id, expand_size)
+    show(info, render.volume_info)
 
 
 @leaf(volume, "clone", help="Creates a clone")

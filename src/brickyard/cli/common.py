@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 from brickyard.cli.session import CliError, emit, emit_json, session
@@ -47,5 +46,7 @@ def warn_heal_check_disabled() -> str:
         "Skipping the heal check may be dangerous and increase the risk of data loss.\n"
         " Press CTRL-C within 10 seconds to cancel this action.\n"
     )
-    time.sleep(HEAL_CHECK_WARNING_DELAY)
+    line = session().progress
+    with line.task(f"Waiting {HEAL_CHECK_WARNING_DELAY:.0f} s before going on (CTRL-C cancels)"):
+        line.sleep(HEAL_CHECK_WARNING_DELAY)
     return "disable"

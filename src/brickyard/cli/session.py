@@ -11,7 +11,9 @@ from typing import Any
 import click
 import httpx
 
+from brickyard.cli import progress
 from brickyard.cli.argv import GlobalFlags
+from brickyard.cli.progress import Progress
 from brickyard.client import DEFAULT_SERVER, Backoff, HeketiClient, go_json
 
 __all__ = [
@@ -42,6 +44,7 @@ class Session:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     transport: httpx.BaseTransport | None = None
     _client: HeketiClient | None = None
+    progress: Progress = field(default_factory=lambda: Progress(None, sys.stdout))
 
     @property
     def json(self) -> bool:
@@ -59,8 +62,24 @@ class Session:
     def secret(self) -> str:
         return self.flags.secret or self.env.get("HEKETI_CLI_KEY", "")
 
+    def open_progress(self) -> None:
+        """Draw a progress line on stderr during waits, when a person is there to see it."""
+        if progress.progress_wanted(sys.stderr, self.env, self.flags.no_progress):
+            self.progress = Progress(sys.stderr, sys.stdout)
+            progress.install(self.progress)
+
+    def _sleep(self, seconds: float) -> None:
+        """The client's waits (polls of the queue, retries after a 429) with the line on."""
+        if self.progress.current is None:
+            ctx = click.get_current_context(silent=True)
+            command = ctx.command_path.partition(" ")[2] if ctx is not None else ""
+            label = f"{command}: waiting for the server" if command else "Waiting for the server"
+            self.progress.start(label, implicit=True)
+        self.progress.sleep(seconds)
+
     def client(self) -> HeketiClient:
         if self._client is None:
+            extra: dict[str, Any] = {"sleep": self._sleep} if self.progress.enabled else {}
             self._client = HeketiClient(
                 self.server,
                 self.user,
@@ -71,10 +90,15 @@ class Session:
                 # on stderr: scripts read stdout
                 notify=lambda line: err(line + "\n"),
                 transport=self.transport,
+                **extra,
             )
         return self._client
 
-    def close(self) -> None:
+    def close(self, outcome: str = "") -> None:
+        """The end of the invocation; ``outcome`` ("failed", "interrupted") leaves the progress
+        line on the screen with it."""
+        self.progress.close(outcome)
+        progress.install(None)
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -119,12 +143,20 @@ def session() -> Session:
 
 
 def emit(text: str) -> None:
-    """Write ``text`` to stdout exactly as given."""
+    """Write ``text`` to stdout exactly as given (around the progress line, if one is drawn)."""
+    line = progress.active()
+    if line is not None:
+        line.write_out(text)
+        return
     sys.stdout.write(text)
     sys.stdout.flush()
 
 
 def err(text: str) -> None:
+    line = progress.active()
+    if line is not None:
+        line.write_err(text)
+        return
     sys.stderr.write(text)
     sys.stderr.flush()
 

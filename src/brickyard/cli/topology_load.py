@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from brickyard.cli.progress import Progress
 from brickyard.cli.session import CliError
 from brickyard.client import HeketiClient, HeketiError, JSONDict
 
@@ -170,9 +172,54 @@ def _cleanup_empty_clusters(client: HeketiClient) -> Iterator[list[str]]:
 
 
 def load_topology(
-    client: HeketiClient, clusters: list[FileCluster], out: Callable[[str], None]
+    client: HeketiClient,
+    clusters: list[FileCluster],
+    out: Callable[[str], None],
+    progress: Progress | None = None,
 ) -> None:
-    """Create what the file describes and the server lacks, printing heketi-cli's progress."""
+    """Create what the file describes and the server lacks, printing heketi-cli's progress
+    (on stdout, as heketi-cli) and counting nodes and devices on the progress line."""
+    line = progress or Progress(None, sys.stdout)
+    nodes = sum(len(c.nodes) for c in clusters)
+    devices = sum(len(n.devices) for c in clusters for n in c.nodes)
+    with line.task("Loading topology", total=nodes, unit="nodes"):
+        _load(client, clusters, out, _Counter(line, devices))
+
+
+class _Counter:
+    """Where the load is, for the progress line: node n of N, device d of D."""
+
+    def __init__(self, line: Progress, devices: int) -> None:
+        self.line = line
+        self.nodes_done = 0
+        self.devices = devices
+        self.devices_done = 0
+
+    def node(self, manage: str) -> None:
+        self.line.update(detail=f"node {manage}")
+
+    def device(self, manage: str, name: str) -> None:
+        step = f"device {self.devices_done + 1} of {self.devices}"
+        self.line.update(detail=f"node {manage}, {step}: {name}")
+
+    def device_done(self) -> None:
+        self.devices_done += 1
+
+    def skip_devices(self, how_many: int) -> None:
+        """The devices of a node that could not be created."""
+        self.devices_done += how_many
+
+    def node_done(self) -> None:
+        self.nodes_done += 1
+        self.line.update(done=self.nodes_done)
+
+
+def _load(
+    client: HeketiClient,
+    clusters: list[FileCluster],
+    out: Callable[[str], None],
+    count: _Counter,
+) -> None:
     try:
         topology = client.topology()
     except HeketiError as exc:
@@ -181,53 +228,86 @@ def load_topology(
         for cluster in clusters:
             cluster_info: JSONDict | None = None
             for node in cluster.nodes:
-                manage = node.manage[0]
-                node_info = _find_node(topology, manage)
-                if node_info is not None:
-                    out(f"\tFound node {manage} on cluster {node_info.get('cluster', '')}\n")
-                    try:
-                        cluster_info = client.cluster_info(str(node_info.get("cluster", "")))
-                    except HeketiError:
-                        out("Unable to get cluster information\n")
-                        raise CliError("Unable to get cluster information") from None
-                else:
-                    if cluster_info is None:
-                        out("Creating cluster ... ")
-                        cluster_info = client.cluster_create(block=cluster.block, file=cluster.file)
-                        out(f"ID: {cluster_info.get('id', '')}\n")
-                        if cluster.file:
-                            out("\tAllowing file volumes on cluster.\n")
-                        if cluster.block:
-                            out("\tAllowing block volumes on cluster.\n")
-                        created.append(str(cluster_info.get("id", "")))
-                    out(f"\tCreating node {manage} ... ")
-                    try:
-                        node_info = client.node_add(
-                            str(cluster_info.get("id", "")),
-                            node.zone,
-                            node.manage,
-                            node.storage,
-                            node.tags,
-                        )
-                    except HeketiError as exc:
-                        out(f"Unable to create node: {exc}\n")
-                        continue
-                    out(f"ID: {node_info.get('id', '')}\n")
-                node_manage = ((node_info.get("hostnames") or {}).get("manage") or [manage])[0]
-                for device in node.devices:
-                    if _has_device(topology, node_manage, device.name):
-                        out(f"\t\tFound device {device.name}\n")
-                        continue
-                    out(f"\t\tAdding device {device.name} ... ")
-                    try:
-                        client.device_add(
-                            str(node_info.get("id", "")),
-                            device.name,
-                            destroy_data=device.destroydata,
-                            tags=device.tags,
-                            backend=device.backend,
-                        )
-                    except HeketiError as exc:
-                        out(f"Unable to add device: {exc}\n")
-                    else:
-                        out("OK\n")
+                count.node(node.manage[0])
+                cluster_info = _load_node(
+                    client, topology, cluster, cluster_info, node, out, count, created
+                )
+                count.node_done()
+
+
+def _load_node(
+    client: HeketiClient,
+    topology: JSONDict,
+    cluster: FileCluster,
+    cluster_info: JSONDict | None,
+    node: FileNode,
+    out: Callable[[str], None],
+    count: _Counter,
+    created: list[str],
+) -> JSONDict | None:
+    """One node of the file and its devices; the cluster it is in (created when needed)."""
+    manage = node.manage[0]
+    node_info = _find_node(topology, manage)
+    if node_info is not None:
+        out(f"\tFound node {manage} on cluster {node_info.get('cluster', '')}\n")
+        try:
+            cluster_info = client.cluster_info(str(node_info.get("cluster", "")))
+        except HeketiError:
+            out("Unable to get cluster information\n")
+            raise CliError("Unable to get cluster information") from None
+    else:
+        if cluster_info is None:
+            out("Creating cluster ... ")
+            cluster_info = client.cluster_create(block=cluster.block, file=cluster.file)
+            out(f"ID: {cluster_info.get('id', '')}\n")
+            if cluster.file:
+                out("\tAllowing file volumes on cluster.\n")
+            if cluster.block:
+                out("\tAllowing block volumes on cluster.\n")
+            created.append(str(cluster_info.get("id", "")))
+        out(f"\tCreating node {manage} ... ")
+        try:
+            node_info = client.node_add(
+                str(cluster_info.get("id", "")),
+                node.zone,
+                node.manage,
+                node.storage,
+                node.tags,
+            )
+        except HeketiError as exc:
+            out(f"Unable to create node: {exc}\n")
+            count.skip_devices(len(node.devices))
+            return cluster_info
+        out(f"ID: {node_info.get('id', '')}\n")
+    node_manage = ((node_info.get("hostnames") or {}).get("manage") or [manage])[0]
+    for device in node.devices:
+        count.device(manage, device.name)
+        _load_device(client, topology, node_info, node_manage, device, out)
+        count.device_done()
+    return cluster_info
+
+
+def _load_device(
+    client: HeketiClient,
+    topology: JSONDict,
+    node_info: JSONDict,
+    node_manage: str,
+    device: FileDevice,
+    out: Callable[[str], None],
+) -> None:
+    if _has_device(topology, node_manage, device.name):
+        out(f"\t\tFound device {device.name}\n")
+        return
+    out(f"\t\tAdding device {device.name} ... ")
+    try:
+        client.device_add(
+            str(node_info.get("id", "")),
+            device.name,
+            destroy_data=device.destroydata,
+            tags=device.tags,
+            backend=device.backend,
+        )
+    except HeketiError as exc:
+        out(f"Unable to add device: {exc}\n")
+    else:
+        out("OK\n")

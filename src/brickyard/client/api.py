@@ -178,11 +178,16 @@ def node_evacuate(
     wait_heal: bool = False,
     heal_timeout: float = 3600.0,
     progress: Callable[[str], None] | None = None,
+    counts: Callable[[str, int, int], None] | None = None,
 ) -> Flow[JSONDict]:
     """Brickyard: disable the node, remove it (every brick evicted to other nodes, dead node or
     not) and report progress as the bricks move; with `wait_heal`, then wait until every
-    affected volume has all bricks up and nothing left to heal. Returns a summary."""
+    affected volume has all bricks up and nothing left to heal. Returns a summary.
+
+    `progress` receives the lines to show; `counts` how far it got, as ("bricks moved",
+    done, total) and then ("volumes healed", done, total)."""
     say = progress or (lambda _: None)
+    count = counts or (lambda _what, _done, _total: None)
     node = yield from node_info(node_id)
     bricks = _bricks_of(node)
     volumes = sorted({str(b.get("volume")) for b in bricks})
@@ -196,6 +201,7 @@ def node_evacuate(
             raise error_from(reply)
         location = reply.header("location") or ""
         moved = -1
+        count("bricks moved", 0, len(bricks))
         attempt = 0
         while True:
             if not (yield Pause("poll", min(attempt, 20))):
@@ -207,17 +213,23 @@ def node_evacuate(
             left = len(_bricks_of((yield from node_info(node_id))))
             if len(bricks) - left != moved:
                 moved = len(bricks) - left
+                count("bricks moved", moved, len(bricks))
                 say(f"Evacuating node {node_id}: {moved} of {len(bricks)} bricks moved")
         if reply.status != 204:
             raise error_from(reply)
     say(f"Node {node_id} evacuated: {len(bricks)} bricks moved to other nodes")
     healed = not wait_heal
     if wait_heal:
-        healed = yield from _wait_heal(volumes, heal_timeout, say)
+        healed = yield from _wait_heal(volumes, heal_timeout, say, count)
     return {"node": node_id, "bricks_moved": len(bricks), "volumes": volumes, "healed": healed}
 
 
-def _wait_heal(volumes: list[str], timeout: float, say: Callable[[str], None]) -> Flow[bool]:
+def _wait_heal(
+    volumes: list[str],
+    timeout: float,
+    say: Callable[[str], None],
+    count: Callable[[str, int, int], None],
+) -> Flow[bool]:
     started = time.monotonic()
     last = ""
     attempt = 0
@@ -229,6 +241,7 @@ def _wait_heal(volumes: list[str], timeout: float, say: Callable[[str], None]) -
                 entries = sum(b.get("entries") or 0 for b in heal.get("bricks") or [])
                 down = sum(1 for b in heal.get("bricks") or [] if b.get("status") != "Connected")
                 waiting.append(f"{volume_id}: {entries} entries, {down} bricks down")
+        count("volumes healed", len(volumes) - len(waiting), len(volumes))
         if not waiting:
             say(f"Heal done: {len(volumes)} volumes with every brick up and nothing to heal")
             return True
