@@ -5,6 +5,7 @@ its unit tests say (`promtool test rules alerts_test.yml`). promtool is Debian's
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -50,3 +51,30 @@ def test_the_unit_tests_cover_every_alert() -> None:
     assert alerts
     untested = [a for a in alerts if f"alertname: {a}\n" not in tests]
     assert untested == []
+
+
+def test_the_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
+    """Each panel query of deploy/grafana/brickyard.json, as a recording rule that promtool
+    parses (Grafana's $cluster variable replaced by what "All" sends)."""
+    board = json.loads((RULES_DIR.parent / "grafana" / "brickyard.json").read_text())
+    exprs = [
+        target["expr"].replace("$cluster", ".*")
+        for panel in board["panels"]
+        for target in panel.get("targets", [])
+    ]
+    assert len(exprs) > 20
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"dashboard:query{i}", "expr": e} for i, e in enumerate(exprs)
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "dashboard_rules.yml"
+    path.write_text(json.dumps(rules))  # JSON is YAML
+    done = run("check", "rules", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"SUCCESS: {len(exprs)} rules found" in done.stdout
