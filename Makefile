@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv postgres test lint typecheck unit integration contract demo demo-clean bench clean
+.PHONY: venv postgres promtool test lint typecheck unit integration contract demo demo-clean bench clean
 
 $(STAMP): pyproject.toml
 	@if ! $(PY) -m venv --help >/dev/null 2>&1 || ! $(PY) -c 'import ensurepip' >/dev/null 2>&1; then \
@@ -31,6 +31,13 @@ postgres:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    -o Dpkg::Options::=--force-confold postgresql-15 >/dev/null; fi
 
+# promtool checks and unit-tests deploy/prometheus/alerts.yml (tests/unit/test_prometheus_rules.py).
+promtool:
+	@if ! command -v promtool >/dev/null 2>&1; then \
+	  echo "installing prometheus (for promtool)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends prometheus >/dev/null; fi
+
 LINT_PATHS := $(wildcard src tests bench)
 
 lint: $(STAMP)
@@ -41,7 +48,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # The README's test command: lint, types, then every test suite.
-test: $(STAMP) postgres lint typecheck
+test: $(STAMP) postgres promtool lint typecheck
 	$(BIN)/pytest -q
 
 unit: $(STAMP)

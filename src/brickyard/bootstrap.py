@@ -29,6 +29,7 @@ from .nodes.remote import RemoteNodeAgent
 from .nodes.sim import SimNodeAgent, SimWorld
 from .nodes.transports import LocalTransport, SshSettings, SshTransport
 from .services.context import LeaseLost, ServiceContext, ServiceSettings
+from .services.heal_sampler import HealSamplerSettings
 from .services.health import MonitorSettings
 from .services.operations.recovery import (
     CleanerSettings,
@@ -264,6 +265,7 @@ class Server:
         for work in (
             run(),
             self.services.health.run(),
+            self.services.heal_sampler.run(),
             self.registry.keep_lease(),
             self.registry.watch(),
         ):
@@ -295,7 +297,10 @@ def build_server(
         start=float(g.start_time_monitor_gluster_nodes),
         interval=float(g.refresh_time_monitor_gluster_nodes),
     )
-    services = Services.build(ctx, queue, monitor)
+    heal_sampling = HealSamplerSettings(
+        float(g.heal_sample_interval_seconds), g.heal_sample_volumes
+    )
+    services = Services.build(ctx, queue, monitor, heal_sampling)
     registry = ServerRegistry(ctx, services.runner, queue, server_identity(settings))
     try:
         registry.register()

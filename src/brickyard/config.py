@@ -255,6 +255,11 @@ class GlusterFSConfig(_Section):
     server_lease_seconds: float = _bounded(8.0, 2.0, 3600.0)
     # How other servers and admins reach this one (GET /servers); default: hostname:port.
     advertise_address: str = field(default="", metadata={"max_length": 512})
+    # The heal backlog sampler (/metrics: brickyard_volume_heal_entries): every interval it asks
+    # gluster `heal info` of at most heal_sample_volumes volumes, one at a time, taking turns
+    # over all volumes. An interval of 0 turns it off.
+    heal_sample_interval_seconds: int = _bounded(60, 0, _UINT32_MAX)
+    heal_sample_volumes: int = _bounded(10, 1, 100000)
 
     @property
     def volume_limit(self) -> int | None:
@@ -404,6 +409,12 @@ ENV_OVERRIDES: tuple[_EnvVar, ...] = (
     _EnvVar("BRICKYARD_DB", ("glusterfs.db",), _text),
     _EnvVar("BRICKYARD_SERVER_LEASE_SECONDS", ("glusterfs.server_lease_seconds",), _seconds),
     _EnvVar("BRICKYARD_ADVERTISE_ADDRESS", ("glusterfs.advertise_address",), _text),
+    _EnvVar(
+        "BRICKYARD_HEAL_SAMPLE_INTERVAL_SECONDS",
+        ("glusterfs.heal_sample_interval_seconds",),
+        _int,
+    ),
+    _EnvVar("BRICKYARD_HEAL_SAMPLE_VOLUMES", ("glusterfs.heal_sample_volumes",), _int),
     _EnvVar("HEKETI_GLUSTERAPP_LOGLEVEL", ("glusterfs.loglevel",), _text),
     _EnvVar(
         "HEKETI_AUTO_CREATE_BLOCK_HOSTING_VOLUME",

@@ -187,6 +187,8 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "glusterfs.max_replica": 3,
     "glusterfs.server_lease_seconds": 8.0,
     "glusterfs.advertise_address": "",
+    "glusterfs.heal_sample_interval_seconds": 60,
+    "glusterfs.heal_sample_volumes": 10,
     "glusterfs.sshexec.keyfile": "",
     "glusterfs.sshexec.user": "heketi",
     "glusterfs.sshexec.port": 22,
@@ -521,6 +523,12 @@ ENV_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("BRICKYARD_PLACER", "heketi", {"glusterfs.placer": "heketi"}),
     ("BRICKYARD_MAX_REPLICA", "4", {"glusterfs.max_replica": 4}),
     ("BRICKYARD_SERVER_LEASE_SECONDS", "2.5", {"glusterfs.server_lease_seconds": 2.5}),
+    (
+        "BRICKYARD_HEAL_SAMPLE_INTERVAL_SECONDS",
+        "0",
+        {"glusterfs.heal_sample_interval_seconds": 0},
+    ),
+    ("BRICKYARD_HEAL_SAMPLE_VOLUMES", "3", {"glusterfs.heal_sample_volumes": 3}),
     (
         "BRICKYARD_ADVERTISE_ADDRESS",
         "10.0.0.5:8080",

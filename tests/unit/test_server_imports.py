@@ -24,6 +24,7 @@ NOT_AT_START = (
     "asyncssh",  # the ssh transport only
     "prometheus_client",  # the first GET /metrics
     "brickyard.api.metrics",
+    "brickyard.api.brickyard_metrics",
     "pydantic",  # not used at all: the configuration is plain dataclasses (config.py)
     "pydantic_core",
 )

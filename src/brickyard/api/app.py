@@ -181,7 +181,7 @@ class BrickyardApp:
         from .metrics import CONTENT_TYPE, build_registry, render
 
         if self.metrics is None:
-            self.metrics = build_registry(self.api.services.ctx)
+            self.metrics = build_registry(self.api.services)
         return Response(render(self.metrics), media_type=CONTENT_TYPE)
 
     def _strict_slash(self, scope: Scope, method: str, decoded: bytes) -> Response | None:

@@ -1,4 +1,5 @@
-"""Prometheus metrics with Heketi's gauge names, read from the store at scrape time."""
+"""Prometheus metrics: Heketi's gauges (names and labels unchanged), read from the store at
+scrape time, and Brickyard's own (brickyard_metrics.py, docs/metrics.md)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from prometheus_client.registry import Collector
 from ..domain.model import Brick, Cluster, Device, Node, Volume
 from ..services import journal
 from ..services.context import ServiceContext
+from ..services.registry import Services
+from .brickyard_metrics import BrickyardCollector
 
 # What Heketi's promhttp handler answers (and what most exporters still answer): the classic
 # text format, which is what render() writes. prometheus_client's CONTENT_TYPE_LATEST now says
@@ -116,12 +119,13 @@ class HeketiCollector(Collector):
             yield family
 
 
-def build_registry(ctx: ServiceContext) -> CollectorRegistry:
+def build_registry(services: Services) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
-    registry.register(HeketiCollector(ctx))
+    registry.register(HeketiCollector(services.ctx))
+    registry.register(BrickyardCollector(services))
     return registry
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Iterable
 
 from ..domain.errors import NodeCommandError
+from ..instruments import node_command_histogram
 from .commands import fs, gluster, loopfile, lvm, parsers
-from .commands.argv import Command, Outcome
+from .commands.argv import Command, Outcome, command_name
 from .commands.errors import GlusterError, OutputParseError
 from .commands.settings import CommandSettings
 from .port import (
@@ -61,21 +63,33 @@ class RemoteNodeAgent:
         self.cfg = settings
         self._gluster_lock = asyncio.Lock()
         self._fstab_locks: dict[str, asyncio.Lock] = {}
+        # Seconds per command, by (node, command name): read by /metrics.
+        self.command_times = node_command_histogram()
 
     # -- running commands -----------------------------------------------------------------
     async def _run(self, host: str, command: Command, check: bool = True) -> CommandResult:
+        """Every command this agent runs passes here: timed (by node and command name) for
+        /metrics, and judged by its outcome."""
         if self.cfg.fstab in command.argv:
             # Bricks of one node are made in parallel: their fstab edits must not interleave.
             async with self._fstab_locks.setdefault(host, asyncio.Lock()):
-                result = await self.transport.run(host, command)
+                result = await self._timed(host, command)
                 in_place = command.argv[:2] == ("sed", "-i.save")
                 if in_place and result.exit_code and "cannot rename" in result.stderr:
                     result = await self._rewrite_fstab(host, command, result)
         else:
-            result = await self.transport.run(host, command)
+            result = await self._timed(host, command)
         if check and command.outcome(result.exit_code, result.stderr) is Outcome.FAILED:
             raise _failure(host, command, result)
         return result
+
+    async def _timed(self, host: str, command: Command) -> CommandResult:
+        began = time.monotonic()
+        try:
+            return await self.transport.run(host, command)
+        finally:
+            name = command_name(command.argv)
+            self.command_times.observe((host, name), time.monotonic() - began)
 
     async def _batch(self, host: str, commands: Iterable[Command]) -> list[CommandResult]:
         """Run in order, stopping at the first failure (Heketi's ExecCommands)."""

@@ -13,6 +13,7 @@ make the node and the database disagree, for tests of the reconciliation (see it
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from ..domain import gluster_rules
 from ..domain.errors import NodeCommandError, NodeUnreachable
 from ..domain.units import GIB
+from ..instruments import node_command_histogram
 from .commands import gluster, loopfile, lvm
 from .commands.parsers import brick_of_mount_point, parse_fstab_bricks
 from .commands.settings import CommandSettings
@@ -245,13 +247,20 @@ class SimNodeAgent:
     def __init__(self, world: SimWorld, settings: CommandSettings | None = None) -> None:
         self.world = world
         self.cfg = settings or CommandSettings()
+        self.command_times = node_command_histogram()  # by (node, operation name)
 
     def _backend(self, device: DeviceSpec) -> Any:
         return loopfile if device.backend == "loopfile" else lvm
 
     async def _enter(self, address: NodeAddress, operation: str) -> SimNode:
-        if self.world.delay:
-            await asyncio.sleep(self.world.delay)
+        """Every operation starts here: it waits the world's delay (a simulated node's command
+        time, recorded by operation name as a real agent records its commands)."""
+        began = time.monotonic()
+        try:
+            if self.world.delay:
+                await asyncio.sleep(self.world.delay)
+        finally:
+            self.command_times.observe((address.manage, operation), time.monotonic() - began)
         node = self.world.node(address)
         if not node.reachable:
             raise NodeUnreachable(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ..domain.placement import BalancedPlacer, HeketiRingPlacer, Placer
 from ..domain.sizing import BrickLimits
+from ..instruments import OperationInstruments
 from ..nodes.port import NodeAgent
 from ..store.sql import SqlStore
 from .heal import HealStarter
@@ -68,6 +69,8 @@ class ServiceContext:
     leftover_lock: asyncio.Lock = field(init=False)
     # The last examine's drift and the sampled heal backlog (read by /metrics, the dashboard).
     observed: Observations = field(default_factory=Observations)
+    # Durations and outcomes of this server's operations, which run and which wait (/metrics).
+    operations: OperationInstruments = field(default_factory=OperationInstruments)
 
     def __post_init__(self) -> None:
         self.placement = PlacementCache(self.store)

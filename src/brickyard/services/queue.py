@@ -86,6 +86,7 @@ class OperationQueue:
         self.server = server  # this server's current identity (it changes when fenced)
         self.entries: dict[str, QueueEntry] = {}
         self.throttled_in_flight = 0
+        self.refused = 0  # requests refused with Busy (429) since start, for /metrics
         self._tasks: set[asyncio.Task[None]] = set()
         self._shared_slots: set[str] = set()
         # Results the database refused to take (an outage): (status, redirect, error).
@@ -98,6 +99,7 @@ class OperationQueue:
         if not throttled:
             return Slot(self, throttled)
         if self.throttled_in_flight >= self.limit:
+            self.refused += 1
             raise Busy()
         shared_id = ""
         if self.store is not None and self.store.shared:
@@ -112,6 +114,7 @@ class OperationQueue:
                 raise
             if not taken:
                 self._shared_slots.discard(shared_id)
+                self.refused += 1
                 raise Busy()
         self.throttled_in_flight += 1
         return Slot(self, throttled, shared_id)

@@ -9,6 +9,7 @@ from .clusters import ClusterService
 from .context import ServiceContext
 from .devices import DeviceService
 from .evictions import EvictionService
+from .heal_sampler import HealSampler, HealSamplerSettings
 from .health import MonitorSettings, NodeHealth
 from .nodes import NodeService
 from .operations.runner import OperationRunner
@@ -30,6 +31,7 @@ class Services:
     topology: TopologyService
     health: NodeHealth
     block_volumes: BlockVolumeService
+    heal_sampler: HealSampler
 
     @classmethod
     def build(
@@ -37,8 +39,10 @@ class Services:
         ctx: ServiceContext,
         queue: OperationQueue,
         monitor: MonitorSettings | None = None,
+        heal_sampling: HealSamplerSettings | None = None,
     ) -> Services:
         runner = OperationRunner(ctx)
+        volumes = VolumeService(ctx, runner)
         return cls(
             ctx,
             runner,
@@ -46,9 +50,10 @@ class Services:
             ClusterService(ctx),
             NodeService(ctx, runner),
             DeviceService(ctx, runner),
-            VolumeService(ctx, runner),
+            volumes,
             EvictionService(ctx, runner),
             TopologyService(ctx),
             NodeHealth(ctx, monitor or MonitorSettings()),
             BlockVolumeService(ctx),
+            HealSampler(volumes, heal_sampling or HealSamplerSettings()),
         )

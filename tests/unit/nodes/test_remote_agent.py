@@ -214,3 +214,25 @@ async def test_other_gluster_refusals_are_not_retried() -> None:
     with pytest.raises(NodeCommandError, match="does not exist"):
         await RemoteNodeAgent(transport, CommandSettings()).volume_list(NODE)
     assert len(transport.ran) == 1
+
+
+async def test_every_command_is_timed_by_node_and_command_name() -> None:
+    xml = (FIXTURES / "volume_heal_down_brick.xml").read_text()
+    transport = ScriptedTransport([(("gluster",), ok(xml))])
+    agent = RemoteNodeAgent(transport, CommandSettings())
+    await agent.heal_info(NODE, "vol")
+    await agent.heal_info(NODE, "vol")
+    series = agent.command_times.series
+    assert list(series) == [(NODE.manage, "gluster volume heal")]
+    assert series[(NODE.manage, "gluster volume heal")].count == 2
+
+
+async def test_a_command_that_times_out_is_timed_too() -> None:
+    class Hanging(ScriptedTransport):
+        async def run(self, host: str, command: Command) -> CommandResult:
+            raise NodeCommandError(f"{command.argv[0]} on {host}: timed out after 1 s")
+
+    agent = RemoteNodeAgent(Hanging([]), CommandSettings())
+    with pytest.raises(NodeCommandError):
+        await agent.check_glusterd(NODE)
+    assert list(agent.command_times.series) == [(NODE.manage, "gluster pool list")]

@@ -247,3 +247,22 @@ def check_arg(value: str, what: str = "argument") -> str:
             f"{what} must be a non-empty word without whitespace, NUL or a leading '-': {value!r}"
         )
     return value
+
+
+# Programs whose first words after the options say what they do ("gluster volume create",
+# "lvm lvcreate"): the rest are names and paths, which would make a label per volume.
+_SUBCOMMAND_WORDS = {"gluster": 2, "lvm": 1, "udevadm": 1}
+
+
+def command_name(argv: Sequence[str]) -> str:
+    """A short, bounded name of what `argv` runs, for metrics: the program's base name (after
+    any wrapper words such as an lvm_wrapper's) and, for gluster, lvm and udevadm, the
+    subcommand words."""
+    for start, word in enumerate(argv):
+        program = word.rsplit("/", 1)[-1]
+        wanted = _SUBCOMMAND_WORDS.get(program)
+        if wanted is None:
+            continue
+        words = [w for w in argv[start + 1 :] if not w.startswith("-")][:wanted]
+        return " ".join((program, *words))
+    return argv[0].rsplit("/", 1)[-1] if argv else ""

@@ -25,6 +25,7 @@ from ...domain.model import (
     OperationType,
     PendingOperation,
 )
+from ...instruments import FAILED, INTERRUPTED, ROLLED_BACK, ROLLED_FORWARD, SUCCEEDED
 from ...store.errors import ClaimLost, StaleSpace
 from .. import submission
 from ..context import ServiceContext
@@ -37,6 +38,14 @@ from .run import Run
 log = logging.getLogger(__name__)
 
 RECOVERABLE = (OperationStatus.STALE.value, OperationStatus.FAILED.value)
+
+
+@dataclass
+class _Ending:
+    """How an execution ended, for its duration's "outcome" label: interrupted until an
+    attempt settles (a BaseException such as LeaseLost stops it where it is)."""
+
+    outcome: str = INTERRUPTED
 
 
 @dataclass
@@ -67,6 +76,7 @@ class OperationRunner:
         executes it."""
         owner = self.owner("request")
         self._plan(op, owner)
+        self.ctx.operations.planned(op.op_id, op.type.type_name)
 
         async def run() -> str | None:
             try:
@@ -129,6 +139,18 @@ class OperationRunner:
                     ) from exc
 
     async def _execute(self, op: Operation, owner: str) -> str | None:
+        """Execute `op` (retrying with a new plan as it allows), timed by type and outcome."""
+        op_type = op.type.type_name
+        self.ctx.operations.started(op.op_id, op_type)
+        began = time.monotonic()
+        ending = _Ending()
+        try:
+            return await self._attempts(op, owner, ending)
+        finally:
+            elapsed = time.monotonic() - began
+            self.ctx.operations.ended(op.op_id, op_type, ending.outcome, elapsed)
+
+    async def _attempts(self, op: Operation, owner: str, ending: _Ending) -> str | None:
         run = Run(self.ctx, op.op_id, op.type, owner)
         run.crash_point("planned")
         attempts = max(1, op.attempts)
@@ -142,13 +164,17 @@ class OperationRunner:
                     request = submission.record_success(tx, op.op_id, redirect)
                 submission.answered(request, redirect)
             except ClaimLost as exc:
+                ending.outcome = FAILED
                 raise OperationFailed(f"{op.description}: {exc}") from exc
             except Exception as exc:
                 log.warning("%s (attempt %d) failed: %s", op.description, attempt, exc)
+                ending.outcome = FAILED  # until the rollback says otherwise
                 settled = await self._roll_back(op, run, exc)
                 if settled.forward:
                     log.info("%s: %s", op.description, settled.what)
+                    ending.outcome = ROLLED_FORWARD
                     return settled.redirect
+                ending.outcome = ROLLED_BACK
                 if attempt >= attempts or not isinstance(exc, BrickyardError):
                     # A new placement helps against a node that failed, not against a bug.
                     raise brickyard_error(exc) from exc
@@ -158,7 +184,9 @@ class OperationRunner:
                     self._plan(op, owner, op.op_id)
                 except BrickyardError:
                     raise brickyard_error(exc) from None
+                ending.outcome = INTERRUPTED
                 continue
+            ending.outcome = SUCCEEDED
             run.crash_point("finalized")
             return redirect
 

@@ -1,0 +1,33 @@
+"""Reading GET /metrics in tests: every sample by name, with its labels."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from .conftest import Harness
+
+Samples = dict[str, list[tuple[dict[str, str], float]]]
+
+
+async def scrape(harness: Harness) -> Samples:
+    """Every sample of GET /metrics, by sample name (histograms: _bucket, _sum, _count)."""
+    r = await harness.get("/metrics")
+    assert r.status_code == 200, r.text
+    found: Samples = {}
+    for family in text_string_to_metric_families(r.text):
+        for sample in family.samples:
+            found.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+    return found
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """The one sample of `name` whose labels include `labels` (0 when there is none)."""
+    matching = [
+        v for found, v in samples.get(name, []) if all(found.get(k) == x for k, x in labels.items())
+    ]
+    assert len(matching) <= 1, (name, labels, matching)
+    return matching[0] if matching else 0.0
+
+
+def labelled(samples: Samples, name: str, key: str) -> dict[str, float]:
+    return {found[key]: v for found, v in samples.get(name, [])}
