@@ -19,7 +19,7 @@ from ..store.errors import DatabaseUnavailable
 from .auth import AuthError, authenticate, authorize
 from .decode import DecodeError
 from .responses import empty, text_error
-from .routes import admin, clusters, devices, extras, nodes, queue, volumes
+from .routes import admin, clusters, devices, extras, nodes, queue, status, volumes
 from .routing import Match, Router
 from .state import ApiState
 
@@ -228,5 +228,6 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 
 def create_app(state: ApiState) -> BrickyardApp:
-    tables = [module.router for module in (clusters, nodes, devices, volumes, queue, admin, extras)]
+    modules = (clusters, nodes, devices, volumes, queue, admin, extras, status)
+    tables = [module.router for module in modules]
     return BrickyardApp(state, Router(tables))
