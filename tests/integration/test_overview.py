@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from brickyard.bootstrap import build_server
+from brickyard.cli.main import main
 from brickyard.client.auth import authorization_header
 from brickyard.config import load_settings
 from brickyard.nodes.sim import SimNodeAgent, SimWorld
@@ -227,3 +229,22 @@ async def test_status_is_protected_like_the_api(tmp_path: Path) -> None:
             assert answer.status_code == 200 and answer.json()["clusters"] == []
     finally:
         server.close()
+
+
+async def test_brickyard_status_renders_the_servers_answer(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real answer of a server with a stopped node, through the command."""
+    topo = await harness.build_topology(nodes=3)
+    volume = await harness.create_volume(size=1, durability=R3)
+    harness.world.nodes[topo.manage[topo.nodes[0]]].glusterd_running = False
+    await harness.server.services.health.check_all()
+    answer = (await harness.get("/internal/status")).content
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, content=answer))
+    assert main(["status"], env={}, transport=transport) == 1
+    out = capsys.readouterr().out
+    assert "Nodes: 3, 1 down" in out
+    assert f"GLUSTERD DOWN  {topo.manage[topo.nodes[0]]} (zone 1)" in out
+    assert f"  {volume['name']}: brick " in out and "node down" in out
+    assert "used 1.0 GiB of 500.0 GiB" in out
+    assert out.rstrip().endswith("1 volumes degraded")
