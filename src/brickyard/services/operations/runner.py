@@ -151,9 +151,9 @@ class OperationRunner:
                 if settled.forward:
                     log.info("%s: %s", op.description, settled.what)
                     return settled.redirect
-                self._remember_failure(op, exc, done, settled)
                 if attempt >= attempts or not isinstance(exc, BrickyardError):
                     # A new placement helps against a node that failed, not against a bug.
+                    self._remember_failure(op, exc, done, settled)
                     raise brickyard_error(exc) from exc
                 attempt += 1
                 try:
