@@ -123,7 +123,7 @@ def test_an_operation_in_flight_shows_its_steps(
 ) -> None:
     h = live.harness
     live.run(lambda: h.build_topology(nodes=3))
-    live.world.delay = 0.3  # every node command takes a while: the create stays in flight
+    live.world.delay = 1.0  # every node command takes a second: the create stays in flight
 
     async def start() -> httpx.Response:
         return await h.post("/volumes", {"size": 1, "durability": R3})

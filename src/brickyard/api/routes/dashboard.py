@@ -13,8 +13,6 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...services.overview import build_overview
-from ..dashboard_page import MIN_REFRESH, REFRESH_SECONDS, STYLE, dashboard_page, login_page
 from ..dashboard_session import COOKIE, check_login, cookie_header, new_session, session_role
 from ..routing import Routes
 from ..state import api_state, read_body
@@ -52,6 +50,11 @@ def _secure(request: Request) -> bool:
 
 @router.get("/dashboard")
 async def dashboard(request: Request) -> Response:
+    # The page and the overview are loaded by the first visit: a server nobody looks at never
+    # holds them (its memory at start is benchmarked).
+    from ...services.overview import build_overview
+    from ..dashboard_page import MIN_REFRESH, REFRESH_SECONDS, dashboard_page, login_page
+
     api = api_state(request)
     signed_in_as = None
     if api.keys is not None:
@@ -75,6 +78,8 @@ async def login(request: Request) -> Response:
     api = api_state(request)
     if api.keys is None:
         return _redirect("/dashboard")
+    from ..dashboard_page import login_page
+
     form = parse_qs((await read_body(request)).decode("utf-8", "replace"))
     user = (form.get("user") or [""])[0]
     key = (form.get("key") or [""])[0]
@@ -92,6 +97,8 @@ async def logout(request: Request) -> Response:
 
 @router.get("/dashboard/style.css")
 async def style(request: Request) -> Response:
+    from ..dashboard_page import STYLE
+
     return Response(
         STYLE,
         media_type="text/css; charset=utf-8",

@@ -7,7 +7,6 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...services.overview import build_overview, overview_json
 from ..responses import json_response
 from ..routing import Routes
 from ..state import api_state
@@ -17,5 +16,7 @@ router = Routes()
 
 @router.get("/internal/status")
 async def status(request: Request) -> Response:
+    from ...services.overview import build_overview, overview_json  # loaded when first asked
+
     services = api_state(request).services
     return json_response(overview_json(build_overview(services.ctx, services.health.hosts)))
