@@ -71,3 +71,21 @@ async def test_heketis_routing_is_untouched(client: httpx.AsyncClient) -> None:
     assert (slash.status_code, slash.text) == (404, "Invalid path or request\n")
     style = await client.get("/dashboard/style.css")
     assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
+
+
+async def test_the_session_cookie_is_secure_over_tls(tmp_path: Path) -> None:
+    env = {
+        "HEKETI_EXECUTOR": "mock",
+        "HEKETI_DB_PATH": str(tmp_path / "heketi.db"),
+        "HEKETI_ADMIN_KEY": ADMIN_KEY,
+    }
+    settings, _ = load_settings(None, env=env)
+    server = build_server(settings, disable_auth=False, agent=SimNodeAgent(SimWorld()))
+    transport = httpx.ASGITransport(app=server.app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="https://t") as tls:
+            good = await tls.post("/dashboard/login", data={"user": "admin", "key": ADMIN_KEY})
+            assert good.status_code == 303
+            assert good.headers["set-cookie"].endswith("; Secure")
+    finally:
+        server.close()
