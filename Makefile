@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv postgres promtool test lint typecheck unit integration contract demo demo-clean bench clean
+.PHONY: venv postgres promtool chromium test lint typecheck unit integration contract demo demo-clean bench clean
 
 $(STAMP): pyproject.toml
 	@if ! $(PY) -m venv --help >/dev/null 2>&1 || ! $(PY) -c 'import ensurepip' >/dev/null 2>&1; then \
@@ -38,6 +38,13 @@ promtool:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    --no-install-recommends prometheus >/dev/null; fi
 
+# Headless Chromium for the dashboard's browser tests (tests/browser, driven by Playwright with
+# executable_path=/usr/bin/chromium: Playwright's own browser download is never used).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing chromium (for the dashboard's browser tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+
 LINT_PATHS := $(wildcard src tests bench)
 
 lint: $(STAMP)
@@ -48,7 +55,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # The README's test command: lint, types, then every test suite.
-test: $(STAMP) postgres promtool lint typecheck
+test: $(STAMP) postgres promtool chromium lint typecheck
 	$(BIN)/pytest -q
 
 unit: $(STAMP)

@@ -19,7 +19,7 @@ from ..store.errors import DatabaseUnavailable
 from .auth import AuthError, authenticate, authorize
 from .decode import DecodeError
 from .responses import empty, text_error
-from .routes import admin, clusters, devices, extras, nodes, queue, volumes
+from .routes import admin, clusters, dashboard, devices, extras, nodes, queue, status, volumes
 from .routing import Match, Router
 from .state import ApiState
 
@@ -168,6 +168,8 @@ class BrickyardApp:
             return Response("Hello from Heketi", media_type="text/plain; charset=UTF-8")
         if method == "GET" and path == "/metrics":
             return self._metrics()
+        if path == "/dashboard" or path.startswith("/dashboard/"):
+            return None  # the dashboard checks its own session (api/routes/dashboard.py)
         rejection = self._check(scope, method, decoded, path)
         if rejection is not None:
             return rejection
@@ -228,5 +230,6 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 
 def create_app(state: ApiState) -> BrickyardApp:
-    tables = [module.router for module in (clusters, nodes, devices, volumes, queue, admin, extras)]
+    modules = (clusters, nodes, devices, volumes, queue, admin, extras, status, dashboard)
+    tables = [module.router for module in modules]
     return BrickyardApp(state, Router(tables))

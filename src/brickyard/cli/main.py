@@ -52,6 +52,7 @@ _LAZY_COMMANDS = {
     "import": ("brickyard.cli.commands_migrate", "import_command"),
     "export": ("brickyard.cli.commands_migrate", "export_command"),
     "examine": ("brickyard.cli.commands_examine", "examine"),
+    "status": ("brickyard.cli.commands_status", "status"),
     "csi": ("brickyard.cli.commands_csi", "csi"),
     "k8s": ("brickyard.cli.commands_k8s", "k8s"),
 }

@@ -489,6 +489,11 @@ def examine(fix: bool = False) -> Flow[JSONDict]:
     raise error_from(reply)
 
 
+def status() -> Flow[JSONDict]:
+    """Brickyard extension: the summary the dashboard shows (``GET /internal/status``)."""
+    return (yield from _get_json("/internal/status"))
+
+
 def compose_topology() -> Flow[JSONDict]:
     """Topology built from the standard endpoints, as the Go client does (contract §4.4)."""
     listing = yield from cluster_list()
@@ -575,6 +580,7 @@ class Endpoints:
     admin_state_set = operation(admin_state_set)
     examine_gluster = operation(examine_gluster)
     examine = operation(examine)
+    status = operation(status)
     volume_heal = operation(volume_heal)
     node_evacuate = operation(node_evacuate)
     topology = operation(topology)

@@ -7,7 +7,7 @@ Node reachability is the health monitor's (`services.health.NodeHealth.hosts`)."
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -33,10 +33,31 @@ class HealSample:
     bricks_down: int  # bricks gluster did not report as connected
 
 
+@dataclass(frozen=True)
+class FailureRecord:
+    """An operation that failed and was rolled back: its journal (and the steps in it) is gone
+    once the rollback finishes, so what it had done is kept here for the dashboard."""
+
+    op_id: str
+    type_name: str  # "create-volume", ...
+    description: str
+    error: str
+    steps: tuple[str, ...]  # the journal's steps when it failed, in order
+    outcome: str  # what the rollback did
+    at: float  # time.time() of the failure
+
+
+RECENT_FAILURES = 20  # kept in memory, newest first
+
+
 @dataclass
 class Observations:
     last_examine: ExamineSummary | None = None
     heal: dict[str, HealSample] = field(default_factory=dict)  # by gluster volume name
+    failures: deque[FailureRecord] = field(default_factory=lambda: deque(maxlen=RECENT_FAILURES))
+
+    def record_failure(self, failure: FailureRecord) -> None:
+        self.failures.appendleft(failure)
 
     def record_examine(self, report: ExamineReport) -> ExamineSummary:
         remaining = Counter(d.kind for d in report.differences if not d.fixed)

@@ -31,6 +31,7 @@ from .. import submission
 from ..context import ServiceContext
 from ..jobs import Job
 from ..leftovers import clean_leftovers
+from ..observed import FailureRecord
 from .base import NeedsHuman, Operation, Settled, brickyard_error
 from .registry import OPERATIONS
 from .run import Run
@@ -169,6 +170,7 @@ class OperationRunner:
             except Exception as exc:
                 log.warning("%s (attempt %d) failed: %s", op.description, attempt, exc)
                 ending.outcome = FAILED  # until the rollback says otherwise
+                done = tuple(s.text for s in run.steps())  # the rollback deletes the journal
                 settled = await self._roll_back(op, run, exc)
                 if settled.forward:
                     log.info("%s: %s", op.description, settled.what)
@@ -177,6 +179,7 @@ class OperationRunner:
                 ending.outcome = ROLLED_BACK
                 if attempt >= attempts or not isinstance(exc, BrickyardError):
                     # A new placement helps against a node that failed, not against a bug.
+                    self._remember_failure(op, exc, done, settled)
                     raise brickyard_error(exc) from exc
                 attempt += 1
                 try:
@@ -207,6 +210,16 @@ class OperationRunner:
             held = f"rollback failed: {type(bug).__name__}: {bug}"
             self._give_up(run, OperationStatus.FAILED.value, held)
             raise OperationFailed(f"{error}; {held}") from failure
+
+    def _remember_failure(
+        self, op: Operation, failure: Exception, steps: tuple[str, ...], settled: Settled
+    ) -> None:
+        """Keep a rolled-back failure, with what it had done, for the dashboard and status."""
+        error = brickyard_error(failure).message
+        record = FailureRecord(
+            op.op_id, op.type.type_name, op.description, error, steps, settled.what, time.time()
+        )
+        self.ctx.observed.record_failure(record)
 
     def _give_up(self, run: Run, status: str, held: str = "") -> None:
         """Release the operation, failed (retried by cleanups) or held for a human."""
