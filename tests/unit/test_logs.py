@@ -173,3 +173,10 @@ def test_request_ids_differ() -> None:
     first, second = logs.new_request_id(), logs.new_request_id()
     assert first != second
     assert first.split("-")[0] == second.split("-")[0]  # this process's prefix
+
+
+def test_an_event_record_serves_any_handler() -> None:
+    """Another handler (pytest's, an admin's own) formats an event with the usual fields."""
+    record = logs.EventRecord("brickyard.access", logging.INFO, ACCESS)
+    standard = logging.Formatter("%(filename)s:%(lineno)d %(thread)s %(levelname)s %(message)s")
+    assert standard.format(record) == f":0 None INFO {ACCESS}"
