@@ -320,6 +320,9 @@ def configure(options: LogOptions, stream: IO[str] | None = None) -> logging.Han
     root.addHandler(handler)
     root.setLevel(options.third_party.upper())
     logging.getLogger("brickyard").setLevel(logging.INFO)
+    # Python's warnings (a library's deprecation notice) as lines of this log, not raw text
+    # on stderr: in JSON mode every line still parses.
+    logging.captureWarnings(True)
     # No line shows the thread or process: not looked up for every record.
     logging.logThreads = False
     logging.logProcesses = False

@@ -12,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .conftest import ADMIN_KEY, USER_KEY, Api, Server, StartServer, build_topology, make_token
@@ -230,3 +231,73 @@ def test_no_secret_reaches_the_log(fresh_server: StartServer) -> None:
             "KEYBODY5",
         ):
             assert secret not in text, (secret, text)
+
+
+def test_no_database_password_in_a_start_up_error(tmp_path: Path) -> None:
+    config = tmp_path / "heketi.json"
+    url = "postgresql://brickyard:PGSECRET6@127.0.0.1:1/heketi"
+    jwt = {"admin": {"key": ADMIN_KEY}, "user": {"key": USER_KEY}}
+    config.write_text(json.dumps({"jwt": jwt, "glusterfs": {"executor": "mock", "db": url}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEKETI_", "BRICKYARD_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "brickyard.cli.heketi_server", f"--config={config}"],
+        env={**env, "BRICKYARD_LOG_THIRD_PARTY": "debug"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "127.0.0.1:1" in done.stderr  # the error names the database...
+    assert "PGSECRET6" not in done.stdout + done.stderr  # ...but not its password
+
+
+def new_key(directory: Path) -> Path:
+    key = directory / "id_ed25519"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, timeout=30
+    )
+    return key
+
+
+def test_no_ssh_key_in_the_log_even_at_debug(fresh_server: StartServer, tmp_path: Path) -> None:
+    """A node added over ssh with a private key file, every logger at debug: no line of the
+    key is anywhere in the log."""
+    key = new_key(tmp_path)
+    body_lines = [line for line in key.read_text().splitlines() if "PRIVATE KEY" not in line]
+    server = fresh_server(
+        glusterfs={
+            "executor": "ssh",
+            "sshexec": {"keyfile": str(key), "user": "root", "port": "1"},
+            "loglevel": "debug",
+        },
+        args=["--log-third-party=debug"],
+    )
+    api = server.api()
+    hosts = {"manage": ["127.0.0.1"], "storage": ["127.0.0.1"]}
+    # asyncssh is imported now (its deprecation warnings, if any, become log lines)
+    added = api.post("/nodes", {"cluster": api.create_cluster(), "zone": 1, "hostnames": hosts})
+    if added.status_code == 202:
+        api.wait(added)
+    time.sleep(0.3)
+    text = server.log_path.read_text()
+    assert "POST /nodes" in text
+    assert "[asyncssh] DEBUG" in text or "[asyncssh] INFO" in text  # asyncssh did talk
+    for line in body_lines:
+        assert line not in text
+
+
+def test_json_lines_over_ssh_at_debug(fresh_server: StartServer, tmp_path: Path) -> None:
+    """The libraries' own lines and Python's warnings (asyncssh's import) are JSON too."""
+    ssh = {"keyfile": str(new_key(tmp_path)), "user": "root", "port": "1"}
+    server = fresh_server(
+        glusterfs={"executor": "ssh", "sshexec": ssh},
+        args=["--log-third-party=debug", "--log-format=json"],
+    )
+    api = server.api()
+    hosts = {"manage": ["127.0.0.1"], "storage": ["127.0.0.1"]}
+    added = api.post("/nodes", {"cluster": api.create_cluster(), "zone": 1, "hostnames": hosts})
+    if added.status_code == 202:
+        api.wait(added)
+    time.sleep(0.3)
+    loggers = {record["logger"].partition(".")[0] for record in json_lines(server)}
+    assert {"brickyard", "asyncssh", "uvicorn"} <= loggers
