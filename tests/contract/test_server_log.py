@@ -301,3 +301,29 @@ def test_json_lines_over_ssh_at_debug(fresh_server: StartServer, tmp_path: Path)
     time.sleep(0.3)
     loggers = {record["logger"].partition(".")[0] for record in json_lines(server)}
     assert {"brickyard", "asyncssh", "uvicorn"} <= loggers
+
+
+def test_the_loglevel_setting_turns_the_lines_off_and_on(fresh_server: StartServer) -> None:
+    """heketi.json's glusterfs.loglevel and POST /internal/logging (heketi-cli loglevel set)
+    govern the request and step lines."""
+    quiet = fresh_server(glusterfs={"loglevel": "warning"})
+    assert quiet.api().get("/clusters").status_code == 200
+    time.sleep(0.2)
+    assert "GET /clusters" not in quiet.log_path.read_text()
+
+    server = fresh_server()
+    api = server.api()
+    level = {"loglevel": {"glusterfs": "warning"}}
+    assert api.post("/internal/logging", level).status_code == 200
+    assert api.get("/clusters?after=warning").status_code == 200
+    level = {"loglevel": {"glusterfs": "info"}}
+    assert api.post("/internal/logging", level).status_code == 200
+    assert api.get("/clusters?after=info").status_code == 200
+    time.sleep(0.2)
+    requests = [r for r in map(text_request, server.log_path.read_text().splitlines()) if r]
+    # the line of the request that set warning is written after it took effect: not there
+    assert [r["method"] + " " + r["path"] for r in requests][-2:] == [
+        "POST /internal/logging",
+        "GET /clusters",
+    ]
+    assert len([r for r in requests if r["path"] == "/clusters"]) == 1

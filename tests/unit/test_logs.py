@@ -180,3 +180,18 @@ def test_an_event_record_serves_any_handler() -> None:
     record = logs.EventRecord("brickyard.access", logging.INFO, ACCESS)
     standard = logging.Formatter("%(filename)s:%(lineno)d %(thread)s %(levelname)s %(message)s")
     assert standard.format(record) == f":0 None INFO {ACCESS}"
+
+
+def test_serve_passes_its_log_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from brickyard.cli import serve as serve_module
+
+    calls: list[tuple[object, ...]] = []
+    monkeypatch.setattr(serve_module, "run_server", lambda *args: calls.append(args) or 0)
+    runner = CliRunner()
+    done = runner.invoke(serve_module.serve, ["--log-format", "JSON", "--log-third-party=debug"])
+    assert done.exit_code == 0, done.output
+    assert calls == [(None, False, "json", "debug")]
+    refused = runner.invoke(serve_module.serve, ["--log-format", "xml"])
+    assert refused.exit_code == 2
