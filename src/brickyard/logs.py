@@ -168,13 +168,12 @@ def step(
     detail: str = "",
     level: int = logging.INFO,
 ) -> None:
-    """One operation step line, carrying the request that started the operation."""
+    """One operation step line, carrying the request that started the operation. Its detail
+    may be an error's text (a node's answer): scrubbed as a free-form message is."""
     if STEPS.isEnabledFor(level):
-        emit(
-            STEPS,
-            StepEntry(op_type, op_id, name, outcome, duration_ms, REQUEST_ID.get(), detail),
-            level,
-        )
+        request = REQUEST_ID.get()
+        text = redact(detail) if detail else ""
+        emit(STEPS, StepEntry(op_type, op_id, name, outcome, duration_ms, request, text), level)
 
 
 # -- secrets ----------------------------------------------------------------------------------

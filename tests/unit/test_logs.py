@@ -195,3 +195,10 @@ def test_serve_passes_its_log_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     assert calls == [(None, False, "json", "debug")]
     refused = runner.invoke(serve_module.serve, ["--log-format", "xml"])
     assert refused.exit_code == 2
+
+
+def test_a_step_detail_is_scrubbed(configured: io.StringIO) -> None:
+    """A failed step's detail is an error's text, which may quote what it was given."""
+    logs.step("create-volume", "a" * 32, "execute", "failed", 1.0, "db postgresql://u:pw9@h/x")
+    assert "pw9" not in configured.getvalue()
+    assert "postgresql://u:***@h/x" in configured.getvalue()
