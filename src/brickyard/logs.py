@@ -333,6 +333,8 @@ def announce(options: LogOptions, text: str) -> None:
     """A start-up message Heketi prints on stdout ("Listening on port 8080"): printed as it is
     in text mode; a log line in JSON mode, so that every line of the output parses."""
     if options.format == "json":
-        logging.getLogger("brickyard").info("%s", text)
+        # Whatever the level, as the printed message is (`handle` does not look at it).
+        logger = logging.getLogger("brickyard")
+        logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, text, (), None))
     else:
         print(text, flush=True)

@@ -202,3 +202,10 @@ def test_a_step_detail_is_scrubbed(configured: io.StringIO) -> None:
     logs.step("create-volume", "a" * 32, "execute", "failed", 1.0, "db postgresql://u:pw9@h/x")
     assert "pw9" not in configured.getvalue()
     assert "postgresql://u:***@h/x" in configured.getvalue()
+
+
+def test_the_listening_message_is_a_json_line_at_any_level(configured: io.StringIO) -> None:
+    logs.configure(LogOptions("json", "warning"), configured)
+    apply_log_level("warning")
+    logs.announce(LogOptions("json", "warning"), "Listening on port 8080")
+    assert json.loads(configured.getvalue())["msg"] == "Listening on port 8080"
