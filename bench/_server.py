@@ -193,7 +193,7 @@ def server_config(port: int, db: str, max_inflight: int, **glusterfs: Any) -> di
             "executor": "mock",
             "db": db,
             "max_inflight_operations": max_inflight,
-            "loglevel": "warning",
+            "loglevel": "info",
             **glusterfs,
         },
     }

@@ -363,6 +363,7 @@ def start_server(
     env: dict[str, str] | None = None,
     disable_auth: bool = False,
     bind_address: str = "127.0.0.1",
+    args: list[str] | None = None,
 ) -> Server:
     if not server_cmd_available():
         pytest.fail("brickyard.cli.heketi_server is not importable yet")
@@ -379,9 +380,10 @@ def start_server(
     cfg.update(top or {})
     cfg_path = workdir / "heketi.json"
     cfg_path.write_text(json.dumps(cfg, indent=2))
-    args = [sys.executable, "-m", "brickyard.cli.heketi_server", f"--config={cfg_path}"]
+    command = [sys.executable, "-m", "brickyard.cli.heketi_server", f"--config={cfg_path}"]
     if disable_auth:
-        args.append("--disable-auth")
+        command.append("--disable-auth")
+    command += args or []
     penv = dict(os.environ)
     for k in list(penv):
         if k.startswith(("HEKETI_", "BRICKYARD_")):
@@ -389,7 +391,7 @@ def start_server(
     penv.update(env or {})
     log_path = workdir / "server.log"
     logf = log_path.open("wb")
-    proc = subprocess.Popen(args, cwd=workdir, env=penv, stdout=logf, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(command, cwd=workdir, env=penv, stdout=logf, stderr=subprocess.STDOUT)
     logf.close()
     host = "127.0.0.1"
     srv = Server(

@@ -969,19 +969,27 @@ def test_heketi_db_import_and_export(
 def test_heketi_server_flags_still_start_the_server(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    calls: list[tuple[str | None, bool]] = []
+    calls: list[tuple[str | None, bool, str | None, str | None]] = []
 
-    def fake_run(config_path: str | None, disable_auth: bool) -> int:
-        calls.append((config_path, disable_auth))
+    def fake_run(
+        config_path: str | None, disable_auth: bool, log_format: str | None, third: str | None
+    ) -> int:
+        calls.append((config_path, disable_auth, log_format, third))
         return 0
 
     monkeypatch.setattr(heketi_server, "run_server", fake_run)
     assert heketi(capsys, "--config=/etc/heketi/heketi.json").code == 0
     assert heketi(capsys, "--config", "h.json", "--disable-auth").code == 0
-    assert calls == [("/etc/heketi/heketi.json", False), ("h.json", True)]
+    started = [("/etc/heketi/heketi.json", False, None, None), ("h.json", True, None, None)]
+    assert calls == started
     version = heketi(capsys, "--version")
     assert version.code == 0 and version.out.startswith("Heketi v")
-    assert calls == [("/etc/heketi/heketi.json", False), ("h.json", True)]
+    assert calls == started
+    # Brickyard's own log flags (docs/logging.md) come on top of Heketi's.
+    assert (
+        heketi(capsys, "--config=h.json", "--log-format=json", "--log-third-party=info").code == 0
+    )
+    assert calls[-1] == ("h.json", False, "json", "info")
 
 
 def test_import_reads_stdin(new_db: NewDb, capsys: pytest.CaptureFixture[str]) -> None:

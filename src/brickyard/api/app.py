@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_from_bytes, unquote_to_bytes
@@ -15,6 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ..domain.errors import BrickyardError, Busy, Conflict, InvalidRequest, NotFound
+from ..logs import ACCESS, REQUEST_ID, AccessEntry, emit, new_request_id
 from ..store.errors import DatabaseUnavailable
 from .auth import AuthError, authenticate, authorize
 from .decode import DecodeError
@@ -136,10 +138,19 @@ class BrickyardApp:
         if scope["type"] != "http":
             return  # no websockets: the server closes the connection
         scope["app"] = self
-        response = self._answer(scope)
-        if response is None:
-            response = await self._route(scope, receive)
-        await response(scope, receive, send)
+        started = time.perf_counter()
+        request_id = new_request_id()
+        REQUEST_ID.set(request_id)  # this request's task only: each runs in its own context
+        status = 500  # unless a response was made: the client went away, or a bug
+        try:
+            response = self._answer(scope)
+            if response is None:
+                response = await self._route(scope, receive)
+            status = response.status_code
+            await response(scope, receive, send)
+        finally:
+            if ACCESS.isEnabledFor(logging.INFO):
+                _access_line(scope, status, started, request_id)
 
     async def _route(self, scope: Scope, receive: Receive) -> Response:
         match, endpoint, arguments = self.router.find(scope["method"], scope["path"])
@@ -216,6 +227,16 @@ class BrickyardApp:
             if mode == "read-only" or not local:
                 return text_error(503, "Service disabled for maintenance")
         return None
+
+
+def _access_line(scope: Scope, status: int, started: float, request_id: str) -> None:
+    """The request's line, as Heketi's access log (method, path, status, duration, peer)."""
+    client = scope.get("client")
+    peer = f"{client[0]}:{client[1]}" if client else "-"
+    raw = scope.get("raw_path")  # as sent, percent-escapes kept; never the query string
+    path = raw.decode("latin-1") if raw is not None else scope["path"]
+    elapsed = (time.perf_counter() - started) * 1000
+    emit(ACCESS, AccessEntry(scope["method"], path, status, elapsed, peer, request_id))
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -8,16 +8,22 @@ from collections.abc import Sequence
 
 import click
 
-from .serve import run_server, version_text
+from .serve import logging_flags, run_server, version_text
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="PATH", help="Configuration file")
 @click.option("--disable-auth", is_flag=True, help="Disable authentication")
 @click.option("--version", "-v", "show_version", is_flag=True, help="Print version")
+@logging_flags
 @click.pass_context
 def cli(
-    ctx: click.Context, config_path: str | None, disable_auth: bool, show_version: bool
+    ctx: click.Context,
+    config_path: str | None,
+    disable_auth: bool,
+    show_version: bool,
+    log_format: str | None,
+    log_third_party: str | None,
 ) -> None:
     """Heketi-compatible GlusterFS volume manager server (Brickyard)."""
     if ctx.invoked_subcommand is not None:
@@ -25,7 +31,7 @@ def cli(
     if show_version:
         click.echo(version_text())
         return
-    raise SystemExit(run_server(config_path, disable_auth))
+    raise SystemExit(run_server(config_path, disable_auth, log_format, log_third_party))
 
 
 @cli.group("db")

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import click
 import uvicorn
@@ -15,14 +16,24 @@ from .. import HEKETI_COMPAT_VERSION, __version__
 from ..api.http_protocol import CoalescingHttpToolsProtocol
 from ..bootstrap import build_server
 from ..config import ConfigError, load_settings, require_auth_keys
+from ..logs import FORMATS, THIRD_PARTY_LEVELS, LogOptions, announce
+from ..logs import configure as configure_logs
 
 log = logging.getLogger("brickyard")
 
 
-def run_server(config_path: str | None, disable_auth: bool) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="[brickyard] %(levelname)s %(asctime)s %(message)s"
-    )
+def run_server(
+    config_path: str | None,
+    disable_auth: bool,
+    log_format: str | None = None,
+    log_third_party: str | None = None,
+) -> int:
+    try:
+        log_options = LogOptions.resolve(log_format, log_third_party)
+    except ValueError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+    configure_logs(log_options)
     try:
         settings, warnings = load_settings(config_path)
         require_auth_keys(settings, disable_auth)
@@ -37,7 +48,10 @@ def run_server(config_path: str | None, disable_auth: bool) -> int:
         server.app,
         host=settings.bind_address,
         port=settings.port,
-        log_level="warning",
+        # The root logger's handler and levels (logs.py), not uvicorn's own; and no access
+        # log of uvicorn's: the app writes one line per request (api/app.py).
+        log_config=None,
+        log_level=log_options.third_party,
         access_log=False,
         # As Heketi's Go server: the peer is the socket's (the local-client admin state trusts
         # no X-Forwarded-For), and no Server header.
@@ -58,8 +72,9 @@ def run_server(config_path: str | None, disable_auth: bool) -> int:
             signal.SIGUSR2, lambda: setattr(server.app.state.api, "admin_state", "normal")
         )
         server.start_background()
-        print(
-            f"Listening on port {settings.port}" + (" with TLS enabled" if tls else ""), flush=True
+        announce(
+            log_options,
+            f"Listening on port {settings.port}" + (" with TLS enabled" if tls else ""),
         )
         await runner.serve()
 
@@ -85,9 +100,32 @@ def version_text() -> str:
     return f"Heketi v{HEKETI_COMPAT_VERSION} (brickyard {__version__})"
 
 
+def logging_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--log-format and --log-third-party, shared by `brickyard serve` and `heketi`."""
+    command = click.option(
+        "--log-third-party",
+        type=click.Choice(THIRD_PARTY_LEVELS, case_sensitive=False),
+        default=None,
+        help="Level of the libraries' own lines (asyncssh, uvicorn...); default warning, "
+        "or $BRICKYARD_LOG_THIRD_PARTY",
+    )(command)
+    return click.option(
+        "--log-format",
+        type=click.Choice(FORMATS, case_sensitive=False),
+        default=None,
+        help="Log lines as text or JSON lines; default text, or $BRICKYARD_LOG_FORMAT",
+    )(command)
+
+
 @click.command("serve")
 @click.option("--config", "config_path", metavar="PATH", help="heketi.json configuration file")
 @click.option("--disable-auth", is_flag=True, help="Accept requests without JWT authentication")
-def serve(config_path: str | None, disable_auth: bool) -> None:
+@logging_flags
+def serve(
+    config_path: str | None,
+    disable_auth: bool,
+    log_format: str | None,
+    log_third_party: str | None,
+) -> None:
     """Run the Heketi-compatible REST server."""
-    sys.exit(run_server(config_path, disable_auth))
+    sys.exit(run_server(config_path, disable_auth, log_format, log_third_party))

@@ -14,7 +14,9 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from logging import INFO
 
+from ... import logs
 from ...domain.model import OperationType, StepRecord
 from ...store.sql import Transaction
 from ..context import ServiceContext
@@ -47,6 +49,20 @@ class Run:
         # so a rollback looks on the nodes instead of trusting an absence.
         self.assume_begun = assume_begun
         self._counts: Counter[str] = Counter()
+        self._started = self._last_step = time.perf_counter()
+
+    # -- the log ----------------------------------------------------------------------------
+    def log_step(self, step: str, outcome: str = "ok", detail: str = "", level: int = INFO) -> None:
+        """The step's log line (docs/logging.md), timed from the previous step's."""
+        now = time.perf_counter()
+        elapsed = (now - self._last_step) * 1000
+        self._last_step = now
+        logs.step(self.type.type_name, self.op_id, step, outcome, elapsed, detail, level)
+
+    def log_end(self, outcome: str) -> None:
+        """The operation's last line: how it ended, and how long this run of it took."""
+        total = (time.perf_counter() - self._started) * 1000
+        self.log_step("end", outcome, f"total={total:.2f}ms")
 
     # -- the journal ------------------------------------------------------------------------
     def done(self, kind: str, text: str, subject: str = "") -> None:
@@ -69,7 +85,10 @@ class Run:
             return
         self.ctx.lease_check()
         self.ctx.store.record_steps(self.op_id, records, time.time())
+        if steps:
+            self.log_step(kind, detail=f"n={len(steps)}" if len(steps) > 1 else "")
         if then is not None:
+            self.log_step(then.kind)
             self.crash_point(then.kind)
 
     def begin(self, kind: str, text: str, subject: str = "") -> None:
@@ -82,6 +101,7 @@ class Run:
         # the journal are another server's now.
         self.ctx.lease_check()
         self.ctx.store.record_step(self.op_id, text, time.time(), kind, subject)
+        self.log_step(kind)
         self.crash_point(kind)
 
     def steps(self) -> list[StepRecord]:

@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from logging import WARNING
 
+from ... import logs
 from ...domain.errors import BrickyardError, OperationFailed
 from ...domain.ids import new_id
 from ...domain.model import (
@@ -113,6 +115,7 @@ class OperationRunner:
             raise
 
     def _plan_once(self, op: Operation, owner: str) -> None:
+        started = time.perf_counter()
         for attempt in range(2):
             try:
                 with self.ctx.store.write() as tx:
@@ -130,6 +133,14 @@ class OperationRunner:
                     )
                     request = submission.record_start(tx, op.op_id, op.description, op.resource)
                 submission.started(request, op.op_id)
+                logs.step(
+                    op.type.type_name,
+                    op.op_id,
+                    "planned",
+                    "ok",
+                    (time.perf_counter() - started) * 1000,
+                    f"queue={request.queue_id}" if request is not None else "",
+                )
                 return
             except StaleSpace as exc:
                 # Another writer took the space the cached index promised: reload, try again.
@@ -166,18 +177,28 @@ class OperationRunner:
                 submission.answered(request, redirect)
             except ClaimLost as exc:
                 ending.outcome = FAILED
+                run.log_end("failed")
                 raise OperationFailed(f"{op.description}: {exc}") from exc
             except Exception as exc:
-                log.warning("%s (attempt %d) failed: %s", op.description, attempt, exc)
+                run.log_step(
+                    "execute", "failed", f"{op.description} (attempt {attempt}): {exc}", WARNING
+                )
                 ending.outcome = FAILED  # until the rollback says otherwise
                 done = tuple(s.text for s in run.steps())  # the rollback deletes the journal
-                settled = await self._roll_back(op, run, exc)
+                try:
+                    settled = await self._roll_back(op, run, exc)
+                except Exception as why:
+                    run.log_step("rollback", "failed", str(why), WARNING)
+                    run.log_end("failed")
+                    raise
+                run.log_step("rollback", "ok", settled.what)
                 if settled.forward:
-                    log.info("%s: %s", op.description, settled.what)
                     ending.outcome = ROLLED_FORWARD
+                    run.log_end("rolled-forward")
                     return settled.redirect
                 ending.outcome = ROLLED_BACK
                 if attempt >= attempts or not isinstance(exc, BrickyardError):
+                    run.log_end("rolled-back")  # as the metrics' outcome: nothing left behind
                     # A new placement helps against a node that failed, not against a bug.
                     self._remember_failure(op, exc, done, settled)
                     raise brickyard_error(exc) from exc
@@ -186,10 +207,12 @@ class OperationRunner:
                     # The same journal id: a poller's queue result names this operation.
                     self._plan(op, owner, op.op_id)
                 except BrickyardError:
+                    run.log_end("rolled-back")
                     raise brickyard_error(exc) from None
                 ending.outcome = INTERRUPTED
                 continue
             ending.outcome = SUCCEEDED
+            run.log_end("succeeded")
             run.crash_point("finalized")
             return redirect
 
@@ -301,19 +324,23 @@ class OperationRunner:
             log.error("%s operation %s needs a human: %s", name, op.id, why)
             self._give_up(run, OperationStatus.FAILED.value, why.message)
             report.held[op.id] = why.message
+            run.log_end("held")
         except ClaimLost as lost:
             report.busy[op.id] = str(lost)
         except BrickyardError as why:
             log.warning("cleanup of %s operation %s failed: %s", name, op.id, why)
             self._give_up(run, OperationStatus.FAILED.value)
             report.failed[op.id] = why.message
+            run.log_end("failed")
         except Exception as bug:
             log.exception("recovery of %s operation %s crashed", name, op.id)
             held = f"recovery failed: {type(bug).__name__}: {bug}"
             self._give_up(run, OperationStatus.FAILED.value, held)
             report.held[op.id] = held
+            run.log_end("held")
         else:
-            log.info("%s operation %s: %s", name, op.id, settled.what)
+            run.log_step("recovered", "ok", settled.what)
+            run.log_end("rolled-forward" if settled.forward else "rolled-back")
             report.finished[op.id] = settled.what
             if settled.forward:
                 report.forward.add(op.id)
