@@ -246,4 +246,4 @@ async def test_brickyard_status_renders_the_servers_answer(
     assert f"GLUSTERD DOWN  {topo.manage[topo.nodes[0]]} (zone 1)" in out
     assert f"  {volume['name']}: brick " in out and "node down" in out
     assert "used 1.0 GiB of 500.0 GiB" in out
-    assert out.rstrip().endswith("1 volumes degraded")
+    assert out.rstrip().endswith("1 volume degraded")

@@ -15,6 +15,7 @@ import click
 
 from brickyard.cli.params import CobraCommand
 from brickyard.cli.session import emit, emit_json, session
+from brickyard.domain.units import counted
 
 __all__ = ["render_status", "status"]
 
@@ -94,7 +95,7 @@ def render_status(report: dict[str, Any]) -> str:
     elif drift["drift"]:
         kinds = ", ".join(f"{k}: {n}" for k, n in sorted(drift["remaining"].items()))
         lines.append(
-            f"Drift: {drift['drift']} differences at the examine of "
+            f"Drift: {counted(drift['drift'], 'difference')} at the examine of "
             f"{_when(drift['finished'])} ({kinds})"
         )
     else:

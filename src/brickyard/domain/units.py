@@ -19,3 +19,8 @@ def round_up(value: int, multiple: int) -> int:
     if multiple <= 0:
         return value
     return -(-value // multiple) * multiple
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 volume``, ``2 volumes``: a count of things in a line people read."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -24,6 +24,7 @@ from ..domain.model import (
     PendingOperation,
     Volume,
 )
+from ..domain.units import counted
 from ..store.sql import Transaction
 from .context import ServiceContext
 from .health import Health
@@ -190,11 +191,11 @@ class Overview:
         """What needs an admin, one line each (empty: all is well)."""
         found = [f"node {n.manage} is {n.health}" for n in self.nodes_down]
         if self.degraded:
-            found.append(f"{len(self.degraded)} volumes degraded")
+            found.append(f"{counted(len(self.degraded), 'volume')} degraded")
         if self.stuck:
-            found.append(f"{len(self.stuck)} operations failed or waiting")
+            found.append(f"{counted(len(self.stuck), 'operation')} failed or waiting")
         if self.drift is not None and self.drift.drift:
-            found.append(f"{self.drift.drift} differences found by the last examine")
+            found.append(f"{counted(self.drift.drift, 'difference')} found by the last examine")
         return found
 
 

@@ -121,7 +121,7 @@ def test_what_needs_attention() -> None:
         {"at": 60.0, "description": "Create volume", "error": "disk on fire", "steps": []}
     ]
     report["drift"] = {"finished": 0.0, "drift": 2, "remaining": {"orphan brick": 2}, "fixed": 0}
-    report["attention"] = ["node n2 is down", "1 volumes degraded"]
+    report["attention"] = ["node n2 is down", "1 volume degraded"]
     text = render_status(report)
     assert "  DOWN           n2 (zone 2): no route" in text
     assert "  vol_a: brick b1 on n2: node down" in text and "vol_b" not in text
@@ -132,7 +132,7 @@ def test_what_needs_attention() -> None:
     assert (
         "Drift: 2 differences at the examine of 1970-01-01 00:00:00 UTC (orphan brick: 2)" in text
     )
-    assert text.endswith("Needs attention: node n2 is down; 1 volumes degraded\n")
+    assert text.endswith("Needs attention: node n2 is down; 1 volume degraded\n")
 
 
 def test_long_lists_are_cut_to_one_screen() -> None:
