@@ -27,7 +27,7 @@ from .nodes.commands.settings import CommandSettings
 from .nodes.port import NodeAgent
 from .nodes.remote import RemoteNodeAgent
 from .nodes.sim import SimNodeAgent, SimWorld
-from .nodes.transports import LocalTransport, SshSettings, SshTransport
+from .nodes.transports import LocalTransport, SshSettings, SshTransport, private_key_problem
 from .services.context import LeaseLost, ServiceContext, ServiceSettings
 from .services.heal_sampler import HealSamplerSettings
 from .services.health import MonitorSettings
@@ -175,6 +175,9 @@ def build_agent(settings: Settings) -> NodeAgent:
             raise ConfigError(
                 "glusterfs.sshexec.keyfile: Missing ssh private key file in configuration"
             )
+        problem = private_key_problem(ssh.keyfile)
+        if problem:
+            raise ConfigError(f"glusterfs.sshexec.keyfile: {problem}")
         # As Heketi: host keys are checked only when SSH_KNOWN_HOSTS names known_hosts files.
         known_hosts = tuple(p for p in os.environ.get("SSH_KNOWN_HOSTS", "").split(":") if p)
         settings_ = SshSettings(ssh.keyfile, ssh.user, ssh.port, ssh.sudo, known_hosts)

@@ -79,6 +79,22 @@ class SshSettings:
     connect_timeout: float = 10.0
 
 
+def private_key_problem(path: str) -> str:
+    """Why ssh cannot use the private key at `path` ("" when it can). Heketi refuses to start
+    without a usable key; the message names the file and the reason, never the key's text."""
+    import asyncssh  # only servers with the ssh executor load it
+
+    try:
+        asyncssh.read_private_key(path)
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+    except (asyncssh.KeyImportError, ValueError) as exc:
+        # A passphrase-protected key, a public key, a file that is no key at all: no ssh
+        # connection could ever be made with it.
+        return f"{path}: not a usable ssh private key ({exc})"
+    return ""
+
+
 class SshTransport:
     """asyncssh with one connection per node, kept alive and reused for every command (Heketi
     dials a new connection per batch, about 90 ms each); a broken connection is re-dialled once."""
@@ -114,6 +130,10 @@ class SshTransport:
             except (OSError, asyncssh.Error, TimeoutError) as exc:
                 raise NodeUnreachable(
                     f"ssh {s.user}@{host}:{s.port}: {exc or type(exc).__name__}"
+                ) from exc
+            except ValueError as exc:  # the key file was replaced since start by no usable key
+                raise NodeUnreachable(
+                    f"ssh {s.user}@{host}:{s.port}: {private_key_problem(s.keyfile) or exc}"
                 ) from exc
             self._connections[host] = connection
             return connection
