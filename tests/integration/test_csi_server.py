@@ -103,3 +103,59 @@ def test_refuses_to_replace_a_file_that_is_not_a_socket(sockdir: Path) -> None:
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 2 and "not a socket" in out
     assert path.read_text() == "precious"
+
+
+def test_json_log_lines_parse_one_by_one(sockdir: Path) -> None:
+    """The server's log format (docs/logging.md) on the driver too: with --log-format json every
+    line of its output is one JSON object, the start-up line and the calls' lines included."""
+    import json
+
+    path = sockdir / "csi.sock"
+    proc = run_csi(
+        "--mode",
+        "node",
+        "--node-id",
+        "n1",
+        "--endpoint",
+        f"unix://{path}",
+        "--log-format",
+        "json",
+        "--log-level",
+        "debug",
+    )
+    try:
+        wait_for(path, proc)
+        with grpc.insecure_channel(f"unix://{path}") as channel:
+            pb_grpc.IdentityStub(channel).GetPluginInfo(pb.GetPluginInfoRequest(), timeout=5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, out
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    messages = [line["msg"] for line in lines]
+    assert any("listening on" in m for m in messages), messages
+    assert any("GetPluginInfo" in m for m in messages), messages  # the call, at debug
+    assert {line["logger"].partition(".")[0] for line in lines} == {"brickyard"}
+
+
+def test_a_bad_log_format_from_the_environment_is_one_clear_line(sockdir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRICKYARD_")}
+    env["BRICKYARD_LOG_FORMAT"] = "yaml"
+    proc = subprocess.run(
+        [
+            *BRICKYARD,
+            "csi",
+            "--mode",
+            "node",
+            "--node-id",
+            "n1",
+            "--endpoint",
+            f"unix://{sockdir}/c",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert proc.returncode == 2 and "log format 'yaml'" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from brickyard.cli.log_flags import logging_flags
+
 __all__ = ["csi"]
 
 
@@ -73,6 +75,7 @@ def _read_key(path: str | None) -> str:
     default="info",
     show_default=True,
 )
+@logging_flags
 def csi(
     mode: str,
     endpoint: str,
@@ -83,17 +86,25 @@ def csi(
     state_dir: str,
     kubelet_dir: str,
     log_level: str,
+    log_format: str | None,
+    log_third_party: str | None,
 ) -> None:
     """Run the CSI driver glusterfs.brickyard.io on a unix socket until SIGTERM."""
     import os
 
     from brickyard.csi.k8s_secrets import in_cluster_reader
     from brickyard.csi.server import DriverOptions, build_server
+    from brickyard.logs import LogOptions, announce, configure
 
-    logging.basicConfig(
-        level=getattr(logging, log_level.upper()),
-        format="[brickyard-csi] %(levelname)s %(asctime)s %(name)s %(message)s",
-    )
+    try:
+        log_options = LogOptions.resolve(log_format, log_third_party)
+    except ValueError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    # The server's format (text or JSON lines, secrets scrubbed); grpc's and httpx's own lines
+    # at warning unless asked for, the driver's at --log-level.
+    configure(log_options)
+    logging.getLogger("brickyard").setLevel(log_level.upper())
     key = _read_key(key_file) or os.environ.get("BRICKYARD_CSI_KEY", "")
     options = DriverOptions(
         mode=mode,
@@ -111,5 +122,5 @@ def csi(
     except (ValueError, OSError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         sys.exit(2)
-    print(f"brickyard csi ({mode}) listening on {running.path}", flush=True)
+    announce(log_options, f"brickyard csi ({mode}) listening on {running.path}")
     running.wait_for_signal()

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 import click
 
-from .serve import logging_flags, run_server, version_text
+from .log_flags import logging_flags
+from .serve import run_server, version_text
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})

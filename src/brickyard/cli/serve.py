@@ -7,7 +7,6 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
 
 import click
 import uvicorn
@@ -16,8 +15,9 @@ from .. import HEKETI_COMPAT_VERSION, __version__
 from ..api.http_protocol import CoalescingHttpToolsProtocol
 from ..bootstrap import build_server
 from ..config import ConfigError, load_settings, require_auth_keys
-from ..logs import FORMATS, THIRD_PARTY_LEVELS, LogOptions, announce
+from ..logs import LogOptions, announce
 from ..logs import configure as configure_logs
+from .log_flags import logging_flags
 
 log = logging.getLogger("brickyard")
 
@@ -98,23 +98,6 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def version_text() -> str:
     return f"Heketi v{HEKETI_COMPAT_VERSION} (brickyard {__version__})"
-
-
-def logging_flags(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--log-format and --log-third-party, shared by `brickyard serve` and `heketi`."""
-    command = click.option(
-        "--log-third-party",
-        type=click.Choice(THIRD_PARTY_LEVELS, case_sensitive=False),
-        default=None,
-        help="Level of the libraries' own lines (asyncssh, uvicorn...); default warning, "
-        "or $BRICKYARD_LOG_THIRD_PARTY",
-    )(command)
-    return click.option(
-        "--log-format",
-        type=click.Choice(FORMATS, case_sensitive=False),
-        default=None,
-        help="Log lines as text or JSON lines; default text, or $BRICKYARD_LOG_FORMAT",
-    )(command)
 
 
 @click.command("serve")
