@@ -272,18 +272,24 @@ def test_no_ssh_key_in_the_log_even_at_debug(fresh_server: StartServer, tmp_path
         },
         args=["--log-third-party=debug"],
     )
-    api = server.api()
-    hosts = {"manage": ["127.0.0.1"], "storage": ["127.0.0.1"]}
     # asyncssh is imported now (its deprecation warnings, if any, become log lines)
-    added = api.post("/nodes", {"cluster": api.create_cluster(), "zone": 1, "hostnames": hosts})
-    if added.status_code == 202:
-        api.wait(added)
-    time.sleep(0.3)
+    _add_node_over_ssh(server)
     text = server.log_path.read_text()
     assert "POST /nodes" in text
     assert "[asyncssh] DEBUG" in text or "[asyncssh] INFO" in text  # asyncssh did talk
     for line in body_lines:
         assert line not in text
+
+
+def _add_node_over_ssh(server: Server) -> None:
+    """Add a node the ssh executor cannot reach (port 1): the server dials it, and asyncssh
+    talks in the log, then the add fails."""
+    api = server.api()
+    hosts = {"manage": ["127.0.0.1"], "storage": ["127.0.0.1"]}
+    added = api.post("/nodes", {"cluster": api.create_cluster(), "zone": 1, "hostnames": hosts})
+    if added.status_code == 202:
+        api.wait(added)
+    time.sleep(0.3)
 
 
 def test_json_lines_over_ssh_at_debug(fresh_server: StartServer, tmp_path: Path) -> None:
@@ -293,12 +299,7 @@ def test_json_lines_over_ssh_at_debug(fresh_server: StartServer, tmp_path: Path)
         glusterfs={"executor": "ssh", "sshexec": ssh},
         args=["--log-third-party=debug", "--log-format=json"],
     )
-    api = server.api()
-    hosts = {"manage": ["127.0.0.1"], "storage": ["127.0.0.1"]}
-    added = api.post("/nodes", {"cluster": api.create_cluster(), "zone": 1, "hostnames": hosts})
-    if added.status_code == 202:
-        api.wait(added)
-    time.sleep(0.3)
+    _add_node_over_ssh(server)
     loggers = {record["logger"].partition(".")[0] for record in json_lines(server)}
     assert {"brickyard", "asyncssh", "uvicorn"} <= loggers
 

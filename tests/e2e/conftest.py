@@ -234,11 +234,14 @@ BIN = Path(sys.executable).parent
 ADMIN_KEY = "e2e-admin-key"
 
 
-def poll_queue(url: str, location: str, timeout: float = 180) -> httpx.Response:
-    """Poll a queue location of the server at `url` until it is no longer pending."""
+def poll_queue(
+    url: str, location: str, timeout: float = 180, follow: bool = False
+) -> httpx.Response:
+    """Poll a queue location of the server at `url` until it is no longer pending; with
+    `follow`, the answer is where its 303 leads (the volume made), not the 303."""
     deadline = time.monotonic() + timeout
     while True:
-        r = httpx.get(url + location, timeout=60, follow_redirects=False)
+        r = httpx.get(url + location, timeout=60, follow_redirects=follow)
         if r.headers.get("x-pending") != "true":
             return r
         assert time.monotonic() < deadline, f"{location} still pending"

@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import Testbed, scrub_bed, start_heketi
+from conftest import Testbed, poll_queue, scrub_bed, start_heketi
+from metrics_samples import Samples, samples_of
 
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 PERIOD = 2  # seconds between health checks and between heal sampling rounds
@@ -25,8 +25,6 @@ SETTINGS = {
     "heal_sample_interval_seconds": PERIOD,
     "heal_sample_volumes": 5,
 }
-
-Samples = dict[str, list[tuple[dict[str, str], float]]]
 
 
 class Bed:
@@ -41,23 +39,12 @@ class Bed:
 
     def finish(self, response: httpx.Response, timeout: float = 300) -> httpx.Response:
         assert response.status_code == 202, response.text
-        location = response.headers["location"]
-        deadline = time.monotonic() + timeout
-        while True:
-            r = httpx.get(self.url + location, timeout=120, follow_redirects=True)
-            if r.headers.get("x-pending") != "true":
-                return r
-            assert time.monotonic() < deadline, f"{location} still pending"
-            time.sleep(0.3)
+        return poll_queue(self.url, response.headers["location"], timeout, follow=True)
 
     def scrape(self) -> Samples:
         r = httpx.get(self.url + "/metrics", timeout=30)
         assert r.status_code == 200, r.text
-        found: Samples = {}
-        for family in text_string_to_metric_families(r.text):
-            for sample in family.samples:
-                found.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
-        return found
+        return samples_of(r.text)
 
     def until(self, what: str, check: Callable[[Samples], bool], timeout: float = 60) -> Samples:
         """Scrape until `check` holds (the monitor and the sampler work every PERIOD)."""

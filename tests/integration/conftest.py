@@ -420,6 +420,19 @@ async def topology(harness: Harness) -> Topology:
 # Crash and restart
 
 
+def authenticated_sim_server(tmp_path: Path, admin_key: str) -> Server:
+    """A server on the simulator with JWT authentication on (admin `admin_key`), its SQLite
+    database in `tmp_path`: for tests of what auth lets through."""
+    env = {
+        "HEKETI_EXECUTOR": "mock",
+        "HEKETI_DB_PATH": str(tmp_path / "heketi.db"),
+        "HEKETI_ADMIN_KEY": admin_key,
+        "HEKETI_USER_KEY": "user secret",
+    }
+    settings, _ = load_settings(None, env=env)
+    return build_server(settings, disable_auth=False, agent=SimNodeAgent(SimWorld()))
+
+
 def expire_lease(server: Server) -> None:
     """Make `server`'s lease expired now, as if it had stopped renewing it long ago."""
     with server.store.write() as tx:

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from prometheus_client.parser import text_string_to_metric_families
+from metrics_samples import Samples, samples_of
 
 from .conftest import Harness
-
-Samples = dict[str, list[tuple[dict[str, str], float]]]
 
 
 async def scrape(harness: Harness) -> Samples:
     """Every sample of GET /metrics, by sample name (histograms: _bucket, _sum, _count)."""
     r = await harness.get("/metrics")
     assert r.status_code == 200, r.text
-    found: Samples = {}
-    for family in text_string_to_metric_families(r.text):
-        for sample in family.samples:
-            found.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
-    return found
+    return samples_of(r.text)
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:

@@ -29,6 +29,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from terminal import screen_lines
+
 KEY = "adminkey"
 SIM_DELAY_MS = "150"
 ID = re.compile(rb"[0-9a-f]{32}")
@@ -123,23 +125,8 @@ def heketi_cli(
     return Ran(proc.returncode, out or b"", err or b"", b"".join(received))
 
 
-def screen_lines(terminal: bytes) -> list[str]:
-    """What the terminal shows: each \\r goes back to the start of the line."""
-    shown: list[str] = []
-    for raw in terminal.decode().replace("\r\n", "\n").split("\n"):
-        line: list[str] = []
-        column = 0
-        for char in raw:
-            if char == "\r":
-                column = 0
-                continue
-            if column < len(line):
-                line[column] = char
-            else:
-                line.append(char)
-            column += 1
-        shown.append("".join(line).rstrip())
-    return shown
+def shown_on(terminal: bytes) -> list[str]:
+    return screen_lines(terminal.decode())
 
 
 def topology_file(path: Path, prefix: str, subnet: int) -> str:
@@ -194,7 +181,7 @@ def test_topology_load_and_volume_create_show_progress_on_a_terminal_only(
     assert re.search(r"device \d of 6", text)
     assert re.search(r"  \d+\.\d s", text)  # the elapsed time
     assert "\n" not in text  # nothing left behind on success
-    assert screen_lines(shown.terminal) == [""]
+    assert shown_on(shown.terminal) == [""]
 
     # everything on the terminal: the same lines as the script got, and no trace of the line
     both = heketi_cli(
@@ -210,7 +197,7 @@ def test_topology_load_and_volume_create_show_progress_on_a_terminal_only(
     text = both.terminal.decode()
     assert "\rCreating volume progress1 (1 GiB) " in text
     assert "failed" not in text
-    visible = [line for line in screen_lines(both.terminal) if line]
+    visible = [line for line in shown_on(both.terminal) if line]
     assert visible[0] == "Name: progress1"
     assert "Replica Count: 3" in visible
     assert not any("Creating volume" in line for line in visible)
@@ -236,7 +223,7 @@ def test_quick_failures_show_nothing_and_the_line_can_be_turned_off(
     # no device yet: the create is refused at once, before the line would show
     quick = heketi_cli(server, "volume", "create", "--size=1", stdout_tty=True, stderr_tty=True)
     assert quick.code == 255
-    assert screen_lines(quick.terminal)[0].startswith("Error: ")
+    assert shown_on(quick.terminal)[0].startswith("Error: ")
     assert b"Creating volume" not in quick.terminal
 
     topology = topology_file(tmp_path / "t.json", "off", 3)
@@ -281,6 +268,6 @@ def test_node_remove_counts_the_bricks_moved(server: str, tmp_path: Path) -> Non
     assert removed.stdout == f"Node {node} is now removed\n".encode()
     text = removed.terminal.decode()
     assert f"\rRemoving node {node} [--------------------] 0 of 1 bricks moved" in text
-    assert screen_lines(removed.terminal) == [""]
+    assert shown_on(removed.terminal) == [""]
     info = json.loads(piped("--json", "node", "info", node))
     assert not any(d.get("bricks") for d in info.get("devices") or [])

@@ -10,23 +10,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from brickyard.bootstrap import build_server
-from brickyard.config import load_settings
-from brickyard.nodes.sim import SimNodeAgent, SimWorld
+from .conftest import authenticated_sim_server
 
 ADMIN_KEY = "admin secret"
 
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    env = {
-        "HEKETI_EXECUTOR": "mock",
-        "HEKETI_DB_PATH": str(tmp_path / "heketi.db"),
-        "HEKETI_ADMIN_KEY": ADMIN_KEY,
-        "HEKETI_USER_KEY": "user secret",
-    }
-    settings, _ = load_settings(None, env=env)
-    server = build_server(settings, disable_auth=False, agent=SimNodeAgent(SimWorld()))
+    server = authenticated_sim_server(tmp_path, ADMIN_KEY)
     transport = httpx.ASGITransport(app=server.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         yield c
@@ -74,13 +65,7 @@ async def test_heketis_routing_is_untouched(client: httpx.AsyncClient) -> None:
 
 
 async def test_the_session_cookie_is_secure_over_tls(tmp_path: Path) -> None:
-    env = {
-        "HEKETI_EXECUTOR": "mock",
-        "HEKETI_DB_PATH": str(tmp_path / "heketi.db"),
-        "HEKETI_ADMIN_KEY": ADMIN_KEY,
-    }
-    settings, _ = load_settings(None, env=env)
-    server = build_server(settings, disable_auth=False, agent=SimNodeAgent(SimWorld()))
+    server = authenticated_sim_server(tmp_path, ADMIN_KEY)
     transport = httpx.ASGITransport(app=server.app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="https://t") as tls:

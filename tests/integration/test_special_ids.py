@@ -15,10 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from brickyard.bootstrap import build_server
 from brickyard.client import AsyncHeketiClient, HeketiError
-from brickyard.config import load_settings
-from brickyard.nodes.sim import SimNodeAgent, SimWorld
+
+from .conftest import authenticated_sim_server
 
 ADMIN_KEY = "admin secret"
 SPECIAL_IDS = ["a b", "%2F", "é", "..", "%", "a/b", "?x=1", "#top", "+", "a%20b", "ü/../.."]
@@ -26,14 +25,7 @@ SPECIAL_IDS = ["a b", "%2F", "é", "..", "%", "a/b", "?x=1", "#top", "+", "a%20b
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[AsyncHeketiClient]:
-    env = {
-        "HEKETI_EXECUTOR": "mock",
-        "HEKETI_DB_PATH": str(tmp_path / "heketi.db"),
-        "HEKETI_ADMIN_KEY": ADMIN_KEY,
-        "HEKETI_USER_KEY": "user secret",
-    }
-    settings, _ = load_settings(None, env=env)
-    server = build_server(settings, disable_auth=False, agent=SimNodeAgent(SimWorld()))
+    server = authenticated_sim_server(tmp_path, ADMIN_KEY)
     transport = httpx.ASGITransport(app=server.app)
     async with AsyncHeketiClient("http://heketi", "admin", ADMIN_KEY, transport=transport) as c:
         yield c

@@ -216,26 +216,35 @@ def _health_class(node: NodeSummary) -> str:
     return "ok" if node.up else "down"
 
 
+def _table_section(
+    section_id: str, title: str, empty: str, headers: tuple[str, ...], rows: list[str]
+) -> str:
+    """A section with a table of `rows` (each a whole ``<tr>``), or one line when empty."""
+    head = f'<section id="{section_id}"><h2>{title}</h2>'
+    if not rows:
+        return f"{head}<p>{empty}</p></section>"
+    header = "".join(f"<th>{h}</th>" for h in headers)
+    return f"{head}<table><tr>{header}</tr>{''.join(rows)}</table></section>"
+
+
 def _operations(operations: list[OperationSummary]) -> str:
-    out = ['<section id="operations"><h2>Operations in the journal</h2>']
-    if not operations:
-        out.append("<p>None: nothing running, nothing left failed.</p></section>")
-        return "".join(out)
-    out.append(
-        "<table><tr><th>State</th><th>Type</th><th>Operation</th><th>Started</th>"
-        "<th>Steps done</th></tr>"
-    )
+    rows = []
     for op in operations:
         state_class = "ok" if op.in_flight else "failed"
         why = f"<br><small>{escape(op.needs_human)}</small>" if op.needs_human else ""
-        out.append(
+        rows.append(
             f'<tr class="operation" id="op-{op.id}"><td class="{state_class}">'
             f"{escape(op.state)}{why}</td><td>{escape(op.type_name)}</td>"
             f"<td><code>{op.id}</code></td><td>{_when(op.started)}</td>"
             f"<td>{_steps(op.steps)}</td></tr>"
         )
-    out.append("</table></section>")
-    return "".join(out)
+    return _table_section(
+        "operations",
+        "Operations in the journal",
+        "None: nothing running, nothing left failed.",
+        ("State", "Type", "Operation", "Started", "Steps done"),
+        rows,
+    )
 
 
 def _steps(steps: list[str] | tuple[str, ...]) -> str:
@@ -245,23 +254,20 @@ def _steps(steps: list[str] | tuple[str, ...]) -> str:
 
 
 def _failures(failures: list[FailureRecord]) -> str:
-    out = ['<section id="failures"><h2>Recent failures (rolled back)</h2>']
-    if not failures:
-        out.append("<p>None since the server started.</p></section>")
-        return "".join(out)
-    out.append(
-        "<table><tr><th>When</th><th>Operation</th><th>Error</th><th>Outcome</th>"
-        "<th>Steps it had done</th></tr>"
+    rows = [
+        f'<tr class="failure" id="failure-{f.op_id}"><td>{_when(f.at)}</td>'
+        f"<td>{escape(f.description)}<br><code>{f.op_id}</code></td>"
+        f'<td class="failed error">{escape(f.error)}</td><td>{escape(f.outcome)}</td>'
+        f"<td>{_steps(f.steps)}</td></tr>"
+        for f in failures
+    ]
+    return _table_section(
+        "failures",
+        "Recent failures (rolled back)",
+        "None since the server started.",
+        ("When", "Operation", "Error", "Outcome", "Steps it had done"),
+        rows,
     )
-    for f in failures:
-        out.append(
-            f'<tr class="failure" id="failure-{f.op_id}"><td>{_when(f.at)}</td>'
-            f"<td>{escape(f.description)}<br><code>{f.op_id}</code></td>"
-            f'<td class="failed error">{escape(f.error)}</td><td>{escape(f.outcome)}</td>'
-            f"<td>{_steps(f.steps)}</td></tr>"
-        )
-    out.append("</table></section>")
-    return "".join(out)
 
 
 def _drift(drift: ExamineSummary | None) -> str:

@@ -11,24 +11,13 @@ from brickyard.cli import progress
 from brickyard.cli.argv import split_argv
 from brickyard.cli.heketi_cli import cli
 from brickyard.cli.progress import Progress, Task, format_elapsed, progress_wanted, render_line
+from fake_clock import FakeClock
+from terminal import last_screen_line
 
 
 class FakeTty(io.StringIO):
     def isatty(self) -> bool:
         return True
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def _line(
@@ -38,22 +27,6 @@ def _line(
     stdout = out if out is not None else io.StringIO()
     line = Progress(err, stdout, clock=clock, sleep=clock.sleep, columns=lambda: width)
     return line, err, stdout
-
-
-def _screen(text: str) -> str:
-    """What a terminal shows on its last line after ``text`` (\\r returns to the start)."""
-    line: list[str] = []
-    column = 0
-    for char in text.split("\n")[-1]:
-        if char == "\r":
-            column = 0
-            continue
-        if column < len(line):
-            line[column] = char
-        else:
-            line.append(char)
-        column += 1
-    return "".join(line).rstrip()
 
 
 @pytest.mark.parametrize(
@@ -144,7 +117,7 @@ def test_long_wait_redraws_about_ten_times_a_second_then_wipes_itself() -> None:
     # shown after SHOW_AFTER, then at most one draw per REDRAW_INTERVAL
     assert 10 <= draws <= (2.0 - progress.SHOW_AFTER) / progress.REDRAW_INTERVAL + 1
     assert "Creating volume" in written
-    assert _screen(written) == ""  # success: nothing left on the line
+    assert last_screen_line(written) == ""  # success: nothing left on the line
     assert "\n" not in written
 
 
@@ -156,7 +129,7 @@ def test_sleep_redraws_during_one_long_sleep() -> None:
     # the sleep is cut into slices so that the elapsed time moves on the screen
     assert max(clock.sleeps) <= progress.REDRAW_INTERVAL + 1e-9
     assert sum(clock.sleeps) == pytest.approx(1.0)
-    assert _screen(err.getvalue()).endswith("1.0 s")
+    assert last_screen_line(err.getvalue()).endswith("1.0 s")
 
 
 def test_failure_leaves_the_last_state_on_its_own_line() -> None:
@@ -227,7 +200,7 @@ def test_stderr_messages_wipe_the_line_first() -> None:
     line.write_err("server busy (429), retrying in 14 s\n")
     written = err.getvalue()
     shown, _, after = written.rpartition("server busy")
-    assert _screen(shown) == ""  # the line was gone when the message came
+    assert last_screen_line(shown) == ""  # the line was gone when the message came
     assert after == " (429), retrying in 14 s\n"
 
 
@@ -243,7 +216,7 @@ def test_probe_runs_at_most_once_a_second_and_updates_counts() -> None:
     with line.task("Removing node n1", total=10, unit="bricks", probe=probe):
         for _ in range(35):
             line.sleep(0.1)
-        assert _screen(err.getvalue()).startswith("Removing node n1 [######")
+        assert last_screen_line(err.getvalue()).startswith("Removing node n1 [######")
     assert len(calls) == 3
     assert all(b - a >= progress.PROBE_INTERVAL - 1e-9 for a, b in itertools.pairwise(calls))
 

@@ -19,6 +19,7 @@ import pytest
 from brickyard.cli import progress
 from brickyard.cli.heketi_cli import main as heketi_main
 from brickyard.cli.main import main as brickyard_main
+from terminal import last_screen_line
 
 NODE = "a" * 32
 DEVICE = "d" * 32
@@ -79,19 +80,6 @@ class Removal:
         return httpx.Response(404, text="Id not found")
 
 
-def _screen(text: str) -> str:
-    """What the terminal's last line shows after ``text`` (\\r goes back to its start)."""
-    line: list[str] = []
-    column = 0
-    for char in text.split("\n")[-1]:
-        if char == "\r":
-            column = 0
-            continue
-        line[column : column + 1] = [char]
-        column += 1
-    return "".join(line).rstrip()
-
-
 def _shown(err: str) -> list[str]:
     """Every state the line was drawn in."""
     return [part.strip() for part in err.split("\r") if part.strip()]
@@ -119,7 +107,7 @@ def test_remove_counts_bricks_moved(
     assert states and all(s.startswith(f"Removing {kind} {object_id} [") for s in states)
     counts = [int(m) for s in states for m in re.findall(r"(\d) of 3 bricks moved", s)]
     assert counts == sorted(counts) and counts[0] < counts[-1]
-    assert _screen(shown.err.getvalue()) == ""  # wiped at the end
+    assert last_screen_line(shown.err.getvalue()) == ""  # wiped at the end
 
 
 def test_failed_removal_leaves_its_line_before_the_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,25 +19,13 @@ from brickyard.cli.heketi_cli import main
 from brickyard.cli.session import CliError, retry_backoff
 from brickyard.client import Backoff, HeketiClient, HeketiError, protocol
 from brickyard.client.protocol import Pause
+from fake_clock import FakeClock
 
 BUSY = "Server busy. Retry operation later."
 HEKETI_RETRIES = 6
 HEKETI_LAST_RETRY = 6 * 29
 HEKETI_GIVES_UP = 7 * 29
 NOTICE = re.compile(r"^server busy \(429\), retrying in \d+(\.\d)? s \(attempt \d+, \d+ s left\)$")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
